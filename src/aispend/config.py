@@ -1,0 +1,312 @@
+"""The team config file ``aispend.yaml`` (DESIGN.md §3): schema, loader and readable errors.
+
+Unknown keys are errors, because a typo (``alert_at_percnt``) must not silently disable an alert.
+Numbers are read as ``Decimal`` straight from the YAML text, so a budget of ``2000.10`` is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_USER_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or invalid; ``problems`` lists each one by path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_user(value: str) -> str:
+    if not _USER_RE.match(value):
+        raise ValueError(f"must be a Slack user ID (U…/W…) or user group ID (S…), got {value!r}")
+    return value
+
+
+def _check_channel(value: str) -> str:
+    if not _CHANNEL_RE.match(value):
+        raise ValueError(f"must be a Slack channel ID such as C0123ABC, got {value!r}")
+    return value
+
+
+class DigestConfig(_Strict):
+    channel: str
+    weekday: str = "mon"
+    time: str = "09:00"
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        return _check_channel(value)
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.lower()[:3]
+        if day not in _WEEKDAYS:
+            raise ValueError(f"must be one of {', '.join(_WEEKDAYS)}, got {value!r}")
+        return day
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not re.match(r"^\d{1,2}:\d{2}$", value):
+            raise ValueError(f"must be HH:MM, got {value!r}")
+        hour, minute = (int(part) for part in value.split(":"))
+        if hour > 23 or minute > 59:
+            raise ValueError(f"must be a time of day between 00:00 and 23:59, got {value!r}")
+        return f"{hour:02d}:{minute:02d}"
+
+    @property
+    def at(self) -> time:
+        hour, minute = (int(part) for part in self.time.split(":"))
+        return time(hour, minute)
+
+
+class OpenRouterConfig(_Strict):
+    low_credit_usd: Decimal = Field(default=Decimal(50), ge=0)
+    low_runway_days: Decimal = Field(default=Decimal(7), ge=0)
+
+
+class ProjectConfig(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    owner: str | None = None
+    channel: str | None = None
+    monthly_budget_usd: Decimal | None = None
+    alert_at_percent: tuple[Decimal, ...] = (Decimal(80), Decimal(100))
+    visibility: Literal["public", "owner"] = "public"
+    openai_projects: tuple[str, ...] = ()
+    openai_api_keys: tuple[str, ...] = ()
+    openrouter_keys: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[\w][\w.\-]*$", value):
+            raise ValueError(
+                f"must be one word of letters, digits, '-', '_' or '.', got {value!r} "
+                "(it is typed in /aispend project <name>)"
+            )
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str | None) -> str | None:
+        return None if value is None else _check_user(value)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        return None if value is None else _check_channel(value)
+
+    @field_validator("monthly_budget_usd")
+    @classmethod
+    def _budget(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be > 0")
+        return value
+
+    @field_validator("alert_at_percent")
+    @classmethod
+    def _percents(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        if not value:
+            raise ValueError("must list at least one percentage, e.g. [80, 100]")
+        for pct in value:
+            if pct <= 0 or pct > 1000:
+                raise ValueError(f"each percentage must be > 0 and <= 1000, got {pct}")
+        if len(set(value)) != len(value):
+            raise ValueError("percentages must not repeat")
+        return tuple(sorted(value))
+
+    @field_validator("openai_projects", "openai_api_keys", "openrouter_keys")
+    @classmethod
+    def _refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            if not ref.strip():
+                raise ValueError("entries must not be empty")
+        return tuple(ref.strip() for ref in value)
+
+
+class Config(_Strict):
+    timezone: str = "UTC"
+    alert_channel: str | None = None
+    poll_interval_minutes: int = Field(default=15, ge=1, le=1440)
+    backfill_days: int = Field(default=60, ge=1, le=365)
+    digest: DigestConfig | None = None
+    openrouter: OpenRouterConfig = OpenRouterConfig()
+    projects: tuple[ProjectConfig, ...] = ()
+    admins: tuple[str, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
+        return value
+
+    @field_validator("alert_channel")
+    @classmethod
+    def _alert_channel(cls, value: str | None) -> str | None:
+        return None if value is None else _check_channel(value)
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user in value:
+            _check_user(user)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def project(self, name: str) -> ProjectConfig | None:
+        wanted = name.strip().lower()
+        for project in self.projects:
+            if project.name.lower() == wanted:
+                return project
+        return None
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.admins
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """SafeLoader that builds ``Decimal`` instead of ``float``: budgets stay exact."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    text = str(loader.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
+    try:
+        value = Decimal(text)
+    except ArithmeticError as exc:
+        raise yaml.constructor.ConstructorError(None, None, f"not a number: {text!r}", node.start_mark) from exc
+    if not value.is_finite():
+        raise yaml.constructor.ConstructorError(None, None, f"not a finite number: {text!r}", node.start_mark)
+    return value
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+@dataclass(frozen=True)
+class _Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see DESIGN.md §3 for the schema)"
+        elif error["type"] == "missing":
+            message = "is required"
+        problems.append(str(_Problem(_path(loc), message)))
+    return problems
+
+
+def _cross_problems(data: dict[str, Any]) -> list[str]:
+    """Checks across projects (unique names, no matcher claimed twice), run on the raw data so
+    they are reported even when other fields fail validation."""
+    problems: list[str] = []
+    projects = data.get("projects")
+    if not isinstance(projects, list):
+        return problems
+    seen_names: dict[str, int] = {}
+    claimed: dict[tuple[str, str], str] = {}
+    for index, project in enumerate(projects):
+        if not isinstance(project, dict):
+            continue
+        name = str(project.get("name", "")).strip()
+        key = name.lower()
+        if key and key in seen_names:
+            problems.append(
+                f"projects[{index}].name: {name!r} repeats projects[{seen_names[key]}].name "
+                "(names are case-insensitive)"
+            )
+        seen_names.setdefault(key, index)
+        for field in ("openai_projects", "openai_api_keys", "openrouter_keys"):
+            refs = project.get(field)
+            if not isinstance(refs, list):
+                continue
+            for pos, ref in enumerate(refs):
+                ref_text = str(ref).strip()
+                owner = claimed.get((field, ref_text))
+                if owner is not None and owner != name:
+                    problems.append(
+                        f"projects[{index}].{field}[{pos}]: {ref_text!r} is already claimed by project {owner!r}"
+                    )
+                claimed.setdefault((field, ref_text), name)
+    return problems
+
+
+def parse_config(data: Any, *, source: str = "config") -> Config:
+    """Validate already-loaded YAML data; every problem is reported with its path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of keys to values"])
+    problems: list[str] = []
+    config: Config | None = None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc))
+    problems.extend(_cross_problems(data))
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``aispend.yaml``; raise :class:`ConfigError` listing every problem."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: config file not found (set AISPEND_CONFIG or create it)"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{file}: cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{file}: not valid YAML{where}: {problem}"]) from None
+    return parse_config(data, source=str(file))

@@ -1,0 +1,79 @@
+"""Exact money.
+
+Providers send dollars as JSON numbers (OpenAI: ``0.00032195744715549047``). Parsing them as
+``float`` would already lose digits, so provider JSON is decoded with ``parse_float=Decimal`` and
+money stays ``Decimal`` in code. Databases store **integer nano-dollars**: SQLite has no decimal
+type (its NUMERIC is a float), and an integer column sums exactly on SQLite and PostgreSQL alike.
+Digits below one nano-dollar are rounded half-even when a value is stored; that is at most
+$0.0000000005 a row, far below the cent the product promises.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+NANOS_PER_USD = 1_000_000_000
+_NANO = Decimal(1).scaleb(-9)
+ZERO = Decimal(0)
+
+
+class MoneyError(ValueError):
+    """A value that should be an amount of money is not a finite number."""
+
+
+def to_decimal(value: object) -> Decimal:
+    """Coerce a provider value (Decimal, int, numeric string) to ``Decimal``; refuse floats.
+
+    Floats are refused on purpose: by the time a float exists the exact digits are gone. Decode
+    JSON with :func:`loads_exact` instead.
+    """
+    if isinstance(value, bool):
+        raise MoneyError(f"not an amount: {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise MoneyError(f"not an amount: {value!r}") from exc
+    else:
+        raise MoneyError(f"not an amount: {value!r} ({type(value).__name__})")
+    if not result.is_finite():
+        raise MoneyError(f"not a finite amount: {value!r}")
+    return result
+
+
+def to_nanos(amount: Decimal) -> int:
+    """Dollars → integer nano-dollars (half-even below one nano-dollar)."""
+    return int((amount * NANOS_PER_USD).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def from_nanos(nanos: int) -> Decimal:
+    """Integer nano-dollars → dollars, with exactly nine decimal places."""
+    return (Decimal(nanos) * _NANO).quantize(_NANO)
+
+
+def usd_str(amount: Decimal, places: int | None = None) -> str:
+    """Plain decimal string for JSON output: never exponent notation, never a float."""
+    value = amount if places is None else amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+    if places is None:
+        value = value.normalize() if value != 0 else Decimal(0)
+        if value == value.to_integral_value():
+            value = value.quantize(Decimal(1))
+    return format(value, "f")
+
+
+def fmt_usd(amount: Decimal) -> str:
+    """Human display to the cent with thousands separators: ``$1,234.57`` / ``-$3.10``."""
+    cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents):,.2f}"
+
+
+def loads_exact(data: str | bytes) -> Any:
+    """``json.loads`` that decodes every non-integer number as ``Decimal``."""
+    return json.loads(data, parse_float=Decimal)

@@ -1,0 +1,308 @@
+"""One retrying, exact-decimal JSON GET shared by both provider clients.
+
+Both providers speak "bearer key, JSON body, 429/5xx mean later", so the retry policy lives here
+once: tenacity drives the attempts (bounded, exponential backoff with jitter, ``Retry-After``
+honoured up to a cap) and the sleep is injectable so tests run instantly and can assert each wait.
+Bodies are decoded with :func:`aispend.money.loads_exact` so dollars never pass through ``float``,
+and the wire models parsed here coerce money with :func:`aispend.money.to_decimal`, which refuses
+floats outright. Logs name the provider, path and status only; headers (and so the key) never.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Annotated, Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from aispend import __version__, money
+from aispend.providers.errors import (
+    BadRequest,
+    MalformedResponse,
+    PermissionDenied,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    redact,
+)
+
+log = logging.getLogger("aispend.providers")
+
+ParamValue = str | int | bool | Sequence[str]
+Params = Mapping[str, ParamValue]
+Sleep = Callable[[float], None]
+
+# Transport failures worth another attempt. Protocol errors cover a body cut off mid-read.
+_RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+_DETAIL_LIMIT = 300
+
+
+def _nullable_count(value: object) -> object:
+    return 0 if value is None else value
+
+
+def _nullable_money(value: object) -> Decimal | None:
+    return None if value is None else money.to_decimal(value)
+
+
+def _money_or_zero(value: object) -> Decimal:
+    return money.ZERO if value is None else money.to_decimal(value)
+
+
+# Wire field types. Optional metrics are ``null`` or absent on older API versions: both mean 0.
+Money = Annotated[Decimal, BeforeValidator(money.to_decimal)]
+MoneyOrZero = Annotated[Decimal, BeforeValidator(_money_or_zero)]
+NullableMoney = Annotated[Decimal | None, BeforeValidator(_nullable_money)]
+Count = Annotated[int, BeforeValidator(_nullable_count)]
+
+
+class Wire(BaseModel):
+    """Base of every provider body model: unknown fields are ignored because both APIs grow."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_body(model: type[M], body: Any, *, provider: str, endpoint: str) -> M:
+    """Validate a decoded body, turning a shape error into MalformedResponse naming the field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "<body>"
+        extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise MalformedResponse(
+            f"{provider} GET {endpoint}: unexpected response shape at {where}: {first['msg']}{extra}",
+            provider=provider,
+            endpoint=endpoint,
+            status=200,
+        ) from None
+
+
+def retry_after_seconds(headers: httpx.Headers, now: Callable[[], datetime] | None = None) -> float | None:
+    """The wait a 429/503 asked for: ``retry-after-ms`` first (OpenAI), then ``Retry-After``.
+
+    ``Retry-After`` may be seconds or an HTTP date; anything unparseable counts as absent so
+    the exponential backoff applies instead.
+    """
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        seconds = _finite(raw_ms)
+        if seconds is not None:
+            return max(seconds, 0.0) / 1000
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _finite(raw)
+    if seconds is not None:
+        return max(seconds, 0.0)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now() if now else datetime.now(UTC)
+    return max((when - current).total_seconds(), 0.0)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class _RetryableStatus(Exception):
+    """Internal: a 408/429/5xx answer, carried through tenacity until we retry or give up."""
+
+    def __init__(self, status: int, retry_after: float | None, detail: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+class JsonApi:
+    """A bearer-authenticated JSON API with the shared retry policy.
+
+    ``requests_made`` counts every HTTP request sent, retries included, because "a poll makes the
+    fewest requests the APIs allow" is a measured quality bar.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        api_key: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        max_wait: float = 60.0,
+        sleep: Sleep | None = None,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.provider = provider
+        self.requests_made = 0
+        self._secret = api_key
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._sleep: Sleep = sleep if sleep is not None else time.sleep
+        self._backoff = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"aispend/{__version__}",
+            },
+            transport=transport,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def get_json(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` and return the decoded body, retrying what is worth retrying."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(self._should_retry),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(path, state),
+            reraise=True,
+        )
+        try:
+            response: httpx.Response = retrying(self._send, path, params)
+        except _RetryableStatus as exc:
+            raise self._gave_up(path, exc, retrying.statistics.get("attempt_number", 1)) from None
+        except _RETRY_EXCEPTIONS as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise ProviderUnavailable(
+                self._clean(f"{self.provider} GET {path}: {type(exc).__name__} after {attempts} attempt(s)"),
+                provider=self.provider,
+                endpoint=path,
+            ) from None
+        return self._decode(path, response)
+
+    # -- one attempt ---------------------------------------------------------------------------
+
+    def _send(self, path: str, params: Params | None) -> httpx.Response:
+        self.requests_made += 1
+        response = self._client.get(path, params=params)
+        status = response.status_code
+        log.debug("%s GET %s -> %d", self.provider, path, status)
+        if status < 300:
+            return response
+        detail = self._error_detail(response)
+        if _is_retryable_status(status):
+            raise _RetryableStatus(status, retry_after_seconds(response.headers), detail)
+        message = self._clean(f"{self.provider} GET {path} -> {status}: {detail}")
+        if status in (401, 403):
+            raise PermissionDenied(message, provider=self.provider, endpoint=path, status=status)
+        if status == 400:
+            raise BadRequest(message, provider=self.provider, endpoint=path, provider_message=detail)
+        raise ProviderError(message, provider=self.provider, endpoint=path, status=status)
+
+    def _decode(self, path: str, response: httpx.Response) -> Any:
+        try:
+            return money.loads_exact(response.content)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both
+            reason = getattr(exc, "msg", type(exc).__name__)
+            raise MalformedResponse(
+                self._clean(
+                    f"{self.provider} GET {path} -> {response.status_code}: body is not valid JSON "
+                    f"({reason}; {len(response.content)} bytes)"
+                ),
+                provider=self.provider,
+                endpoint=path,
+                status=response.status_code,
+            ) from None
+
+    def _error_detail(self, response: httpx.Response) -> str:
+        """The provider's own error message (both providers use ``{"error": {"message": …}}``)."""
+        detail: object = None
+        try:
+            body = money.loads_exact(response.content)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error")
+            detail = error.get("message") if isinstance(error, dict) else error
+        if not isinstance(detail, str) or not detail.strip():
+            detail = response.reason_phrase or "no error message"
+        return self._clean(detail.strip()[:_DETAIL_LIMIT])
+
+    # -- tenacity policy -----------------------------------------------------------------------
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        if isinstance(exc, _RetryableStatus):
+            return exc.retry_after is None or exc.retry_after <= self._max_wait
+        return isinstance(exc, _RETRY_EXCEPTIONS)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+            return exc.retry_after  # already known to be within the cap
+        return min(self._backoff(state), self._max_wait)
+
+    def _log_retry(self, path: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        reason = f"HTTP {exc.status}" if isinstance(exc, _RetryableStatus) else type(exc).__name__
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s GET %s: %s; retry %d/%d in %.2fs",
+            self.provider,
+            path,
+            reason,
+            state.attempt_number,
+            self._max_attempts - 1,
+            wait,
+        )
+
+    def _gave_up(self, path: str, exc: _RetryableStatus, attempts: int) -> ProviderUnavailable:
+        head = f"{self.provider} GET {path} -> {exc.status}"
+        if exc.retry_after is not None and exc.retry_after > self._max_wait:
+            why = f"Retry-After {exc.retry_after:g}s exceeds the {self._max_wait:g}s cap"
+        else:
+            why = f"gave up after {attempts} attempt(s)"
+        message = self._clean(f"{head}: {exc.detail} ({why})")
+        if exc.status == 429:
+            return RateLimited(message, provider=self.provider, endpoint=path, retry_after=exc.retry_after)
+        return ProviderUnavailable(message, provider=self.provider, endpoint=path, status=exc.status)
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secret)

@@ -1,0 +1,55 @@
+"""What the Slack app and the CLI read: one narrow interface over the stored data.
+
+``SpendService`` (``aispend.service``) implements it on the database; tests may pass any object
+with these methods. Every method answers from the store only, never from a provider, so a slash
+command is answered inside Slack's 3-second acknowledgement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from aispend.config import Config
+from aispend.records import Provider
+from aispend.spend.model import MixReport, Mover, MonthReport, ProjectReport, RoutesReport, Runway
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointHealth:
+    provider: Provider
+    endpoint: str
+    last_status: str  # ok | error | permission_denied | never
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    error: str | None  # already free of secrets
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    database_ok: bool
+    last_poll_at: datetime | None
+    endpoints: tuple[EndpointHealth, ...]
+    key_level_costs: bool | None  # False when OpenAI refused grouping costs by api_key_id
+
+
+class SpendReader(Protocol):
+    @property
+    def config(self) -> Config: ...
+
+    def project_report(self, name: str, now: datetime, month: date | None = None) -> ProjectReport | None:
+        """None when no configured project has that name (case-insensitive)."""
+        ...
+
+    def month_report(self, now: datetime, month: date | None = None) -> MonthReport: ...
+
+    def runway(self, now: datetime) -> Runway: ...
+
+    def mix(self, now: datetime, project: str | None = None) -> MixReport: ...
+
+    def routes(self, now: datetime) -> RoutesReport: ...
+
+    def movers(self, now: datetime) -> tuple[Mover, ...]: ...
+
+    def health(self, now: datetime) -> Health: ...

@@ -1,0 +1,119 @@
+"""Normalized provider records: the vocabulary shared by providers, store, ingest and spend.
+
+Provider clients turn wire JSON into these; the store persists them; the spend model reads them.
+Money is ``Decimal`` dollars; days are UTC calendar days; a ``None`` grouping field means the
+provider did not attribute the row (OpenAI ``project_id: null`` rows are org-level spend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+Provider = Literal["openai", "openrouter"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "openrouter")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAICost:
+    """One ``/organization/costs`` result: dollars for a UTC day (billing truth)."""
+
+    day: date
+    project_id: str | None
+    api_key_id: str | None
+    line_item: str | None
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIUsage:
+    """One ``/organization/usage/{endpoint}`` result: tokens and requests for a UTC day."""
+
+    day: date
+    endpoint: str  # completions, embeddings, ...
+    project_id: str | None
+    api_key_id: str | None
+    model: str | None
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIProject:
+    id: str
+    name: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIApiKey:
+    id: str
+    project_id: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterCredits:
+    """``/credits``: balance = total_credits - total_usage (may be negative)."""
+
+    total_credits: Decimal
+    total_usage: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total_credits - self.total_usage
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterKey:
+    """One ``/keys`` entry. ``limit`` is the key's spending cap (not the balance); None = no cap."""
+
+    hash: str
+    name: str | None
+    label: str | None
+    disabled: bool
+    limit: Decimal | None
+    limit_remaining: Decimal | None
+    limit_reset: str | None
+    usage: Decimal
+    usage_daily: Decimal
+    usage_weekly: Decimal
+    usage_monthly: Decimal
+    byok_usage: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterActivity:
+    """One completed UTC day × model × provider for one key (rows from ``/activity``).
+
+    Rows the API returns for the same (day, model, provider_name) but different endpoints are
+    summed by the client, so this is the natural key together with ``key_hash``.
+    """
+
+    day: date
+    key_hash: str
+    model: str
+    provider_name: str
+    usage: Decimal
+    byok_usage: Decimal
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreditSnapshot:
+    """A stored ``/credits`` reading."""
+
+    taken_at: datetime
+    total_credits: Decimal
+    total_usage: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total_credits - self.total_usage

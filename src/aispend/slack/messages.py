@@ -1,0 +1,344 @@
+"""Every sentence the Slack app shows a user, in one place (like Bolt's ``logger/messages.py``).
+
+Values passed in are already formatted and, where they come from users or providers, already
+escaped for mrkdwn; nothing here touches reports or Slack.
+"""
+
+from __future__ import annotations
+
+from aispend.records import Provider
+
+PROVIDER_NAMES: dict[Provider, str] = {"openai": "OpenAI", "openrouter": "OpenRouter"}
+
+# ------------------------------------------------------------------------------------------ generic
+
+ERROR = (
+    ":warning: Something went wrong while answering. Please try again in a minute; "
+    "if it keeps happening, tell whoever runs aispend."
+)
+SHARED = ":white_check_mark: Posted in the channel."
+SHARE_FAILED = ":warning: I couldn't post that in the channel. Here it is just for you."
+NOT_SHAREABLE = "This answer stays private, so I didn't post it in the channel."
+PROVISIONAL = "today's figures are provisional"
+NO_POLL_YET = "no poll yet"
+ACTION_ACK = "Done."
+
+
+def and_more(count: int) -> str:
+    return f"…and {count} more not shown. Narrow it down with `/aispend help`."
+
+
+def last_poll(when: str) -> str:
+    return f"last poll {when}"
+
+
+def provider(name: Provider) -> str:
+    return PROVIDER_NAMES.get(name, name)
+
+
+# -------------------------------------------------------------------------------------------- help
+
+HELP_TITLE = "aispend: AI API spend across OpenAI and OpenRouter"
+HELP_FALLBACK = "aispend commands: help, project <name>, projects, credits, models, routes, unattributed, health"
+HELP_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("/aispend project <name>", "this month's spend, budget pace, providers, top models and trend"),
+    ("/aispend projects", "every project on one line, plus unattributed spend"),
+    ("/aispend credits", "OpenRouter balance, burn per day and when the credits run out"),
+    ("/aispend models [project]", "model mix this week against last week"),
+    ("/aispend routes", "OpenRouter providers per model, with $ and $/1M tokens"),
+    ("/aispend unattributed", "spend no project claims, and how to claim it"),
+    ("/aispend health", "what the last polls fetched, and any missing permissions"),
+)
+HELP_SHARE = "Add `share` to any command to post the answer in the channel, e.g. `/aispend project search share`."
+
+
+def help_unknown(typed: str) -> str:
+    return f"I didn't understand `{typed}`. Here is what I can do:"
+
+
+def help_missing_project() -> str:
+    return "Which project? Try `/aispend project <name>`; `/aispend projects` lists them."
+
+
+# ----------------------------------------------------------------------------------------- access
+
+
+def refusal(project: str) -> str:
+    return (
+        f":lock: *{project}* is visible only to its owner and the aispend admins. "
+        "Ask them if you need the figures."
+    )
+
+
+def refusal_fallback(project: str) -> str:
+    return f"{project} is visible only to its owner and the aispend admins."
+
+
+def restricted_line(project: str) -> str:
+    return f":lock: *{project}*  private to its owner"
+
+
+def not_shareable_private(project: str) -> str:
+    return f"*{project}* is private to its owner and admins, so I won't post it in the channel."
+
+
+def unknown_project(typed: str, suggestions: list[str], known: list[str]) -> str:
+    text = f"I don't know a project called `{typed}`."
+    if suggestions:
+        return text + " Did you mean " + " or ".join(f"*{name}*" for name in suggestions) + "?"
+    if known:
+        return text + " Projects: " + ", ".join(f"*{name}*" for name in known) + "."
+    return text + " No projects are configured yet (add them to `aispend.yaml`)."
+
+
+# ---------------------------------------------------------------------------------------- project
+
+
+def project_title(project: str, month: str) -> str:
+    return f"{project} · {month}"
+
+
+def spent_this_month(total: str, through: str) -> str:
+    return f"*{total}* spent this month (through {through} UTC)"
+
+
+def budget_line(bar: str, budget: str) -> str:
+    return f"`{bar}` of {budget} budget"
+
+
+def pace_on_track(forecast: str) -> str:
+    return f"On track: about {forecast} by month end at the current pace."
+
+
+def pace_at_risk(forecast: str, crosses: str) -> str:
+    return f"At risk: about {forecast} by month end; the budget runs out around {crosses}."
+
+
+def pace_at_risk_no_date(forecast: str) -> str:
+    return f"At risk: about {forecast} by month end, above the budget."
+
+
+def pace_over(crossed: str | None) -> str:
+    return f"Over budget since {crossed}." if crossed else "Over budget."
+
+
+def pace_insufficient(days: int) -> str:
+    return f"Not enough history yet: forecast after 3 days of data ({days} so far)."
+
+
+def pace_no_budget(forecast: str | None) -> str:
+    if forecast:
+        return f"No budget set; about {forecast} by month end at the current pace."
+    return "No budget set."
+
+
+BY_PROVIDER = "*By provider*"
+TOP_MODELS = "*Top models*"
+NO_SPEND_YET = "No spend recorded this month yet."
+
+
+def more_models(count: int) -> str:
+    return f"+{count} more"
+
+
+def trend(days: int, spark: str, peak: str) -> str:
+    return f"*Last {days} days*  `{spark}`  peak {peak}/day"
+
+
+def trend_provisional(since: str) -> str:
+    return f"provisional since {since}"
+
+
+def owner(mention: str) -> str:
+    return f"Owner {mention}"
+
+
+NO_OWNER = "No owner set"
+
+
+def project_fallback(project: str, total: str, budget_part: str, pace: str) -> str:
+    return f"{project}: {total} this month{budget_part}. {pace}"
+
+
+def budget_part(percent: str, budget: str) -> str:
+    return f", {percent} of {budget} budget"
+
+
+# --------------------------------------------------------------------------------------- projects
+
+
+def projects_title(month: str) -> str:
+    return f"AI spend · {month}"
+
+
+def project_row(emoji: str, amount: str, project: str, budget: str | None, percent: str | None) -> str:
+    if budget is None or percent is None:
+        return f"{emoji} `{amount}`  *{project}*  no budget"
+    return f"{emoji} `{amount}`  *{project}*  {percent} of {budget}"
+
+
+def unattributed_row(amount: str) -> str:
+    return f":grey_question: `{amount}`  unattributed (see `/aispend unattributed`)"
+
+
+def total_row(amount: str, parts: str) -> str:
+    return f"*Total* `{amount}`  {parts}"
+
+
+NO_PROJECTS = "No projects are configured yet. Add them to `aispend.yaml`."
+
+
+def projects_fallback(month: str, count: int) -> str:
+    return f"AI spend for {month}: {count} projects."
+
+
+# ---------------------------------------------------------------------------------------- credits
+
+CREDITS_TITLE = "OpenRouter credits"
+CREDITS_UNKNOWN = "No OpenRouter credit reading yet. Is `OPENROUTER_MANAGEMENT_KEY` set? See `/aispend health`."
+CREDITS_DEPLETED = ":red_circle: Credits are used up: requests fail with 402 until someone tops up."
+CREDITS_LOW = ":warning: Credits are low: top up soon."
+CREDITS_OK = ":large_green_circle: Credits are fine."
+LOW_KEYS = "*Keys close to their own spending cap*"
+
+
+def credits_stale(when: str) -> str:
+    return f":warning: The credit reading is stale (taken {when}); figures may be out of date."
+
+
+def balance(amount: str) -> str:
+    return f"*Balance*  `{amount}`"
+
+
+def burn(amount: str, basis: str | None) -> str:
+    how = {"24h": " (last 24 h, higher than the 7-day average)", "7d": " (7-day average)"}.get(basis or "", "")
+    return f"*Burn*  `{amount}/day`{how}"
+
+
+def runway(days: str, date: str | None) -> str:
+    return f"*Runway*  `{days} days`" + (f", runs out around {date}" if date else "")
+
+
+RUNWAY_NONE = "*Runway*  no burn measured yet"
+
+
+def confidence(level: str) -> str:
+    return f"confidence: {level}"
+
+
+def low_key(remaining: str, limit: str, percent: str, name: str) -> str:
+    return f"`{remaining} of {limit} left ({percent})`  {name}"
+
+
+def credits_fallback(balance: str, days: str | None) -> str:
+    return f"OpenRouter balance {balance}" + (f", about {days} days left." if days else ".")
+
+
+# ----------------------------------------------------------------------------------------- models
+
+
+def models_title(project: str | None) -> str:
+    return f"Model mix · {project}" if project else "Model mix · all projects"
+
+
+def models_weeks(this_week: str, last_week: str, start: str) -> str:
+    return f"This week `{this_week}` · last week `{last_week}` (7 days from {start}, UTC)"
+
+
+NEW_BADGE = ":new: NEW"
+NO_MODELS = "No model spend in the last two weeks."
+
+
+def models_fallback(project: str | None, this_week: str) -> str:
+    return f"Model mix{' for ' + project if project else ''}: {this_week} this week."
+
+
+# ----------------------------------------------------------------------------------------- routes
+
+
+def routes_title(start: str, end: str) -> str:
+    return f"OpenRouter routes · {start} – {end}"
+
+
+ROUTES_LEGEND = "Per model: spend, $ per 1M tokens, provider and its share of the model's spend."
+NO_ROUTES = "No OpenRouter activity in this window."
+ROUTES_FALLBACK = "OpenRouter spend per model and provider."
+
+# ----------------------------------------------------------------------------------- unattributed
+
+
+def unattributed_title(month: str) -> str:
+    return f"Unattributed spend · {month}"
+
+
+ALL_ATTRIBUTED = ":white_check_mark: Every dollar this month belongs to a project."
+UNATTRIBUTED_REFS = "*Where it comes from*"
+UNATTRIBUTED_FIX = (
+    "To claim it, add the id to a project's matchers in `aispend.yaml` "
+    "(`openai_projects`, `openai_api_keys` or `openrouter_keys`); the next poll re-attributes it."
+)
+REF_KINDS = {
+    "openai_project": "OpenAI project",
+    "openai_api_key": "OpenAI API key",
+    "openrouter_key": "OpenRouter key",
+    "org": "org-level spend with no project",
+}
+
+
+def unattributed_fallback(total: str) -> str:
+    return f"Unattributed spend this month: {total}."
+
+
+# ----------------------------------------------------------------------------------------- health
+
+HEALTH_TITLE = "aispend health"
+DATABASE_OK = ":large_green_circle: Database reachable"
+DATABASE_DOWN = ":red_circle: Database unreachable"
+NO_ENDPOINTS = "No provider polls recorded yet."
+KEY_LEVEL_NO = (
+    "OpenAI refused costs grouped by API key, so spend is attributed per OpenAI project; "
+    "`openai_api_keys` matchers only apply to token usage."
+)
+KEY_LEVEL_YES = "OpenAI costs are attributed per API key."
+HEALTH_STATUS = {
+    "ok": (":large_green_circle:", "ok"),
+    "error": (":red_circle:", "error"),
+    "permission_denied": (":no_entry:", "no permission (check the key's scopes)"),
+    "never": (":white_circle:", "not polled yet"),
+}
+
+
+def last_success(when: str) -> str:
+    return f"last success {when}"
+
+
+NEVER_SUCCEEDED = "never succeeded"
+
+
+def health_fallback(ok: int, total: int) -> str:
+    return f"aispend health: {ok} of {total} endpoints ok."
+
+
+# --------------------------------------------------------------------------------------- app home
+
+HOME_YOUR_PROJECTS = "*Your projects*"
+HOME_ALL_PROJECTS = "*All projects* (you are an admin)"
+HOME_NO_PROJECTS = (
+    "You don't own any project. `/aispend projects` lists them all; ask an admin to add you as an owner."
+)
+HOME_CREDITS = "*OpenRouter credit runway*"
+HOME_ALERTS = "*Open alerts*"
+HOME_NO_ALERTS = ":sparkles: No open alerts."
+HOME_REFRESH = "Refresh"
+
+
+def home_title(month: str) -> str:
+    return f"AI spend · {month}"
+
+
+def home_total(amount: str, parts: str) -> str:
+    return f"*Spent this month*  `{amount}`  {parts}"
+
+
+def home_updated(when: str) -> str:
+    return f"Updated {when}"

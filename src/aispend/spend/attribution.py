@@ -1,0 +1,195 @@
+"""Which team project a provider spend line belongs to (DESIGN.md §3).
+
+Rule: a line belongs to the first project (config order) whose *most specific* matcher matches.
+Specificity, most specific first:
+
+1. OpenAI API key (``openai_api_keys``) — finer than the project the key lives in;
+2. OpenAI project (``openai_projects``);
+3. OpenRouter key (``openrouter_keys``) — the only OpenRouter grouping there is.
+
+A config entry may be a provider id (key id, project id, key hash) or a name from the
+:class:`~aispend.spend.model.Directory`. Within one level an id match beats an exact name match,
+which beats a case-insensitive name match; within one tier the earlier project wins. Ids are always
+matched literally, even when the directory does not know them yet (names are fetched hourly, a new
+key's spend may arrive first).
+
+Matchers are resolved once, by :func:`build_matcher`, into plain ``dict`` lookups keyed by the ids
+that appear on spend lines, so attributing a line costs one or two dict lookups (a month report is a
+few thousand lines and must stay in the low milliseconds).
+
+Anything unmatched is kept in an explicit unattributed bucket per provider, with the references
+that fell through, so a config gap is visible and fixable; nothing is ever dropped. The invariant is
+``sum(projects) + unattributed == provider total`` exactly, per provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from aispend.config import ProjectConfig
+from aispend.records import PROVIDERS, Provider
+from aispend.spend.model import Directory, SpendLine, Unattributed, UnattributedRef
+
+__all__ = ["Attribution", "Matcher", "attribute", "build_matcher"]
+
+_Kind = Literal["openai_project", "openai_api_key", "openrouter_key", "org"]
+_RefKind = tuple[Provider, _Kind, str | None]  # (provider, UnattributedRef.kind, ref)
+
+
+def _resolve(
+    entries: Sequence[tuple[str, str]], names: Mapping[str, str]
+) -> dict[str, str]:
+    """Map provider ids to project names for one matcher level.
+
+    ``entries`` is ``(config entry, project name)`` in config order; ``names`` is id -> name from
+    the directory. Tiers are filled from most to least specific with ``setdefault``, so the first
+    project in the most specific tier keeps an id.
+    """
+    resolved: dict[str, str] = {}
+    # Tier 1: the entry is an id (literal, directory or not).
+    for entry, project in entries:
+        resolved.setdefault(entry, project)
+    if not names:
+        return resolved
+    exact: dict[str, str] = {}
+    folded: dict[str, str] = {}
+    for entry, project in entries:
+        exact.setdefault(entry, project)
+        folded.setdefault(entry.casefold(), project)
+    # Tier 2: exact name; tier 3: case-insensitive name.
+    for ident, name in names.items():
+        if name in exact:
+            resolved.setdefault(ident, exact[name])
+    for ident, name in names.items():
+        project = folded.get(name.casefold())
+        if project is not None:
+            resolved.setdefault(ident, project)
+    return resolved
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """Project matchers resolved into id lookups; build once per config + directory."""
+
+    projects: tuple[ProjectConfig, ...]
+    directory: Directory
+    openai_keys: Mapping[str, str]  # api key id -> project name
+    openai_projects: Mapping[str, str]  # project id -> project name
+    openrouter_keys: Mapping[str, str]  # key hash -> project name
+    _by_name: Mapping[str, ProjectConfig] = field(default_factory=dict)
+
+    def project_for(self, line: SpendLine) -> str | None:
+        """The project name a line belongs to, or None when it is unattributed."""
+        if line.provider == "openai":
+            if line.key_ref is not None:
+                found = self.openai_keys.get(line.key_ref)
+                if found is not None:
+                    return found
+            if line.project_ref is not None:
+                return self.openai_projects.get(line.project_ref)
+            return None
+        if line.key_ref is not None:
+            return self.openrouter_keys.get(line.key_ref)
+        return None
+
+    def project(self, name: str) -> ProjectConfig | None:
+        """A configured project by name (case-insensitive, as typed in ``/aispend project``)."""
+        return self._by_name.get(name.strip().casefold())
+
+
+def build_matcher(projects: Sequence[ProjectConfig], directory: Directory | None = None) -> Matcher:
+    """Resolve every project's matchers against the directory into dict lookups."""
+    directory = directory if directory is not None else Directory()
+    keys = [(entry, p.name) for p in projects for entry in p.openai_api_keys]
+    oa_projects = [(entry, p.name) for p in projects for entry in p.openai_projects]
+    or_keys = [(entry, p.name) for p in projects for entry in p.openrouter_keys]
+    by_name: dict[str, ProjectConfig] = {}
+    for project in projects:
+        by_name.setdefault(project.name.casefold(), project)
+    return Matcher(
+        projects=tuple(projects),
+        directory=directory,
+        openai_keys=_resolve(keys, directory.openai_keys),
+        openai_projects=_resolve(oa_projects, directory.openai_projects),
+        openrouter_keys=_resolve(or_keys, directory.openrouter_keys),
+        _by_name=by_name,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Lines split by project, plus the explicit unattributed bucket.
+
+    ``by_project`` has every configured project (config order), even those without lines.
+    """
+
+    by_project: dict[str, tuple[SpendLine, ...]]
+    unattributed_lines: tuple[SpendLine, ...]
+    unattributed: Unattributed
+    provider_totals: dict[Provider, Decimal]
+
+    def lines_for(self, project: str) -> tuple[SpendLine, ...]:
+        return self.by_project.get(project, ())
+
+
+def _ref_of(line: SpendLine) -> _RefKind:
+    """The most specific reference a line carries: what to add to the config to claim it."""
+    if line.provider == "openrouter":
+        return ("openrouter", "openrouter_key", line.key_ref)
+    if line.key_ref is not None:
+        return ("openai", "openai_api_key", line.key_ref)
+    if line.project_ref is not None:
+        return ("openai", "openai_project", line.project_ref)
+    return ("openai", "org", None)
+
+
+def _name_of(directory: Directory, kind: _Kind, ref: str | None) -> str | None:
+    if ref is None:
+        return None
+    if kind == "openai_api_key":
+        return directory.openai_keys.get(ref)
+    if kind == "openai_project":
+        return directory.openai_projects.get(ref)
+    if kind == "openrouter_key":
+        return directory.openrouter_keys.get(ref)
+    return None
+
+
+def attribute(lines: Iterable[SpendLine], matcher: Matcher) -> Attribution:
+    """Split lines by project; sums are exact, so projects + unattributed == provider totals."""
+    buckets: dict[str, list[SpendLine]] = {p.name: [] for p in matcher.projects}
+    loose: list[SpendLine] = []
+    totals: dict[Provider, Decimal] = dict.fromkeys(PROVIDERS, Decimal(0))
+    loose_totals: dict[Provider, Decimal] = dict.fromkeys(PROVIDERS, Decimal(0))
+    refs: dict[_RefKind, Decimal] = {}
+    project_for = matcher.project_for
+    for line in lines:
+        totals[line.provider] += line.amount
+        name = project_for(line)
+        if name is not None:
+            buckets[name].append(line)
+            continue
+        loose.append(line)
+        loose_totals[line.provider] += line.amount
+        key = _ref_of(line)
+        refs[key] = refs.get(key, Decimal(0)) + line.amount
+    ref_list = [
+        UnattributedRef(
+            provider=provider,
+            kind=kind,
+            ref=ref,
+            name=_name_of(matcher.directory, kind, ref),
+            usd=usd,
+        )
+        for (provider, kind, ref), usd in refs.items()
+    ]
+    ref_list.sort(key=lambda r: (-r.usd, r.provider, r.kind, r.ref or ""))
+    return Attribution(
+        by_project={name: tuple(found) for name, found in buckets.items()},
+        unattributed_lines=tuple(loose),
+        unattributed=Unattributed(by_provider=loose_totals, refs=tuple(ref_list)),
+        provider_totals=totals,
+    )

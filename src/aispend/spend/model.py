@@ -1,0 +1,233 @@
+"""Plain records in and out of the spend model.
+
+Inputs (``SpendLine``, ``KeyDay``, ``Directory``) are what the store hands over; outputs
+(``ProjectReport``, ``Pace``, ``Runway``, ...) are what the CLI, Slack answers, alerts and the digest
+render. Nothing here touches Slack, HTTP or SQL; money is ``Decimal`` dollars; days are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from aispend.records import Provider
+
+# ----------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLine:
+    """Money for one UTC day and one provider grouping.
+
+    OpenAI: ``project_ref`` = project id, ``key_ref`` = API key id (None when the costs API could
+    not group by key), ``detail`` = line item, ``model`` = the model named by the line item.
+    OpenRouter: ``key_ref`` = key hash, ``model`` = model slug, ``detail`` = provider (route).
+    ``provisional`` marks figures that will still change (OpenAI today; OpenRouter days filled from
+    key ``usage_daily`` before ``/activity`` covers them).
+    """
+
+    provider: Provider
+    day: date
+    amount: Decimal
+    project_ref: str | None = None
+    key_ref: str | None = None
+    model: str | None = None
+    detail: str | None = None
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDay:
+    """The last OpenRouter ``/keys`` reading of a UTC day for one key (``usage_daily`` so far)."""
+
+    day: date
+    key_hash: str
+    usage_daily: Decimal
+    taken_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Names for provider ids, from the stored name tables (config may use ids or names)."""
+
+    openai_projects: dict[str, str] = field(default_factory=dict)  # project id -> name
+    openai_keys: dict[str, str] = field(default_factory=dict)  # api key id -> name
+    openrouter_keys: dict[str, str] = field(default_factory=dict)  # key hash -> name
+
+
+# ---------------------------------------------------------------------------------------- outputs
+
+PaceStatus = Literal["on_track", "at_risk", "over", "insufficient_history", "no_budget"]
+Confidence = Literal["high", "medium", "low", "none"]
+RunwayStatus = Literal["ok", "low", "depleted", "stale", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """Budget pace for one project and month (method documented in ``spend/pace.py``)."""
+
+    status: PaceStatus
+    spent: Decimal
+    budget: Decimal | None
+    used_percent: Decimal | None
+    forecast: Decimal | None  # month-end projection; None with insufficient history
+    daily_rate: Decimal | None
+    crosses_on: date | None  # the UTC day the budget is (or was) crossed at the current rate
+    days_of_data: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpend:
+    provider: Provider
+    model: str
+    usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DetailSpend:
+    """OpenAI line item or OpenRouter provider route."""
+
+    provider: Provider
+    detail: str
+    usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DayPoint:
+    day: date
+    usd: Decimal
+    provisional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectReport:
+    project: str
+    month: date  # first day of the UTC month
+    as_of: datetime
+    owner: str | None
+    channel: str | None
+    visibility: Literal["public", "owner"]
+    total: Decimal
+    by_provider: dict[Provider, Decimal]
+    by_model: tuple[ModelSpend, ...]  # largest first
+    by_detail: tuple[DetailSpend, ...]  # largest first
+    daily: tuple[DayPoint, ...]  # every UTC day of the month up to as_of, zeros included
+    provisional_since: date | None
+    pace: Pace
+
+
+@dataclass(frozen=True, slots=True)
+class UnattributedRef:
+    """A provider reference whose spend matched no project: fix the config with it."""
+
+    provider: Provider
+    kind: Literal["openai_project", "openai_api_key", "openrouter_key", "org"]
+    ref: str | None
+    name: str | None
+    usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Unattributed:
+    by_provider: dict[Provider, Decimal]
+    refs: tuple[UnattributedRef, ...]  # largest first
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.by_provider.values(), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReport:
+    month: date
+    as_of: datetime
+    projects: tuple[ProjectReport, ...]
+    unattributed: Unattributed
+    provider_totals: dict[Provider, Decimal]  # == sum over projects + unattributed, exactly
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.provider_totals.values(), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCap:
+    """An OpenRouter key whose own spending cap is nearly used up (cap, not account balance)."""
+
+    key_hash: str
+    name: str | None
+    limit: Decimal
+    limit_remaining: Decimal
+    percent_remaining: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Runway:
+    """OpenRouter prepaid credit runway (method documented in ``spend/runway.py``)."""
+
+    as_of: datetime
+    snapshot_at: datetime | None
+    balance: Decimal | None
+    burn_per_day: Decimal | None
+    burn_24h: Decimal | None
+    burn_7d: Decimal | None
+    basis: Literal["24h", "7d"] | None
+    confidence: Confidence
+    days_left: Decimal | None
+    runs_out_on: date | None
+    stale: bool
+    status: RunwayStatus
+    low_keys: tuple[KeyCap, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelShare:
+    provider: Provider
+    model: str
+    this_week: Decimal
+    last_week: Decimal
+    share_now: Decimal  # percent of this week's spend
+    share_before: Decimal  # percent of last week's spend
+    shift_pp: Decimal  # percentage points, share_now - share_before
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MixReport:
+    project: str | None
+    week_start: date  # first day of the 7-day window ending yesterday (UTC)
+    this_week: Decimal
+    last_week: Decimal
+    models: tuple[ModelShare, ...]  # by this week's spend, largest first
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCost:
+    model: str
+    provider_name: str
+    usd: Decimal
+    requests: int
+    tokens: int
+    usd_per_million_tokens: Decimal | None
+    share_of_model: Decimal  # percent of this model's spend served by this provider
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesReport:
+    start: date
+    end: date  # inclusive
+    routes: tuple[RouteCost, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mover:
+    project: str
+    this_week: Decimal
+    last_week: Decimal
+    delta: Decimal
+    delta_percent: Decimal | None  # None when last week was zero

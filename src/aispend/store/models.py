@@ -1,0 +1,188 @@
+"""Tables. Money columns are integer nano-dollars (``*_nanos``), exact on SQLite and PostgreSQL.
+
+Grouping fields that a provider may leave null (OpenAI ``project_id``, ``api_key_id``,
+``line_item``) are stored as ``''``: SQL unique constraints treat NULLs as distinct, so a null
+in a natural key would let a re-poll insert a duplicate instead of replacing the row.
+Every natural key has a unique constraint, so every write is an upsert.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from aispend.store.types import UTCDateTime
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class OpenAICostDaily(SQLModel, table=True):
+    __tablename__ = "openai_cost_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "project_id", "api_key_id", "line_item", name="uq_openai_cost_daily"),
+        Index("ix_openai_cost_project_day", "project_id", "day"),
+        Index("ix_openai_cost_key_day", "api_key_id", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(nullable=False)
+    project_id: str = Field(default="", sa_type=String(64), nullable=False)
+    api_key_id: str = Field(default="", sa_type=String(64), nullable=False)
+    line_item: str = Field(default="", sa_type=String(255), nullable=False)
+    model: str = Field(default="", sa_type=String(255), nullable=False)
+    amount_nanos: int = Field(sa_type=BigInteger, nullable=False)
+
+
+class OpenAIUsageDaily(SQLModel, table=True):
+    __tablename__ = "openai_usage_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "day", "endpoint", "project_id", "api_key_id", "model", name="uq_openai_usage_daily"
+        ),
+        Index("ix_openai_usage_project_day", "project_id", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(nullable=False)
+    endpoint: str = Field(sa_type=String(40), nullable=False)
+    project_id: str = Field(default="", sa_type=String(64), nullable=False)
+    api_key_id: str = Field(default="", sa_type=String(64), nullable=False)
+    model: str = Field(default="", sa_type=String(255), nullable=False)
+    input_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    cached_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    output_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    requests: int = Field(default=0, sa_type=BigInteger, nullable=False)
+
+
+class OpenAIProjectName(SQLModel, table=True):
+    __tablename__ = "openai_project"
+
+    id: str = Field(primary_key=True, sa_type=String(64))
+    name: str | None = Field(default=None, sa_type=String(255))
+    status: str = Field(default="active", sa_type=String(20), nullable=False)
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class OpenAIKeyName(SQLModel, table=True):
+    __tablename__ = "openai_api_key"
+
+    id: str = Field(primary_key=True, sa_type=String(64))
+    project_id: str = Field(sa_type=String(64), nullable=False, index=True)
+    name: str | None = Field(default=None, sa_type=String(255))
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class OpenRouterCreditSnapshot(SQLModel, table=True):
+    __tablename__ = "openrouter_credit_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    taken_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, unique=True))
+    total_credits_nanos: int = Field(sa_type=BigInteger, nullable=False)
+    total_usage_nanos: int = Field(sa_type=BigInteger, nullable=False)
+
+
+class OpenRouterKeyState(SQLModel, table=True):
+    """The latest ``/keys`` reading per key (names for attribution, caps for alerts)."""
+
+    __tablename__ = "openrouter_key"
+
+    hash: str = Field(primary_key=True, sa_type=String(128))
+    name: str | None = Field(default=None, sa_type=String(255))
+    label: str | None = Field(default=None, sa_type=String(255))
+    disabled: bool = Field(default=False, nullable=False)
+    limit_nanos: int | None = Field(default=None, sa_type=BigInteger)
+    limit_remaining_nanos: int | None = Field(default=None, sa_type=BigInteger)
+    limit_reset: str | None = Field(default=None, sa_type=String(20))
+    usage_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    usage_daily_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    usage_weekly_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    usage_monthly_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    byok_usage_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class OpenRouterKeySnapshot(SQLModel, table=True):
+    """History of ``/keys`` readings: one row per key per poll."""
+
+    __tablename__ = "openrouter_key_snapshot"
+    __table_args__ = (UniqueConstraint("key_hash", "taken_at", name="uq_openrouter_key_snapshot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    taken_at: datetime = Field(sa_column=_utc())
+    key_hash: str = Field(sa_type=String(128), nullable=False)
+    limit_nanos: int | None = Field(default=None, sa_type=BigInteger)
+    limit_remaining_nanos: int | None = Field(default=None, sa_type=BigInteger)
+    usage_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    usage_daily_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    usage_weekly_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    usage_monthly_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+
+
+class OpenRouterKeyDay(SQLModel, table=True):
+    """Daily rollup of key readings: the last ``usage_daily`` seen for each key and UTC day.
+
+    It fills the days ``/activity`` does not cover yet (today, and yesterday until the next
+    daily fetch) without scanning the snapshot history.
+    """
+
+    __tablename__ = "openrouter_key_day"
+    __table_args__ = (UniqueConstraint("day", "key_hash", name="uq_openrouter_key_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(nullable=False)
+    key_hash: str = Field(sa_type=String(128), nullable=False)
+    usage_daily_nanos: int = Field(sa_type=BigInteger, nullable=False)
+    taken_at: datetime = Field(sa_column=_utc())
+
+
+class OpenRouterActivityDaily(SQLModel, table=True):
+    __tablename__ = "openrouter_activity_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "key_hash", "model", "provider_name", name="uq_openrouter_activity_daily"),
+        Index("ix_openrouter_activity_key_day", "key_hash", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(nullable=False)
+    key_hash: str = Field(sa_type=String(128), nullable=False)
+    model: str = Field(sa_type=String(255), nullable=False)
+    provider_name: str = Field(sa_type=String(255), nullable=False)
+    usage_nanos: int = Field(sa_type=BigInteger, nullable=False)
+    byok_usage_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    requests: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    prompt_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    completion_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    reasoning_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+
+
+class PollRun(SQLModel, table=True):
+    """One endpoint of one poll: what was asked, how it ended, what it wrote."""
+
+    __tablename__ = "poll_run"
+    __table_args__ = (Index("ix_poll_run_endpoint_started", "provider", "endpoint", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(sa_type=String(20), nullable=False)
+    endpoint: str = Field(sa_type=String(60), nullable=False)
+    started_at: datetime = Field(sa_column=_utc())
+    finished_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    status: str = Field(sa_type=String(20), nullable=False)  # running|ok|error|permission_denied
+    error: str | None = Field(default=None, sa_type=Text)
+    detail: str | None = Field(default=None, sa_type=Text)
+    rows_inserted: int = Field(default=0, sa_type=Integer, nullable=False)
+    rows_updated: int = Field(default=0, sa_type=Integer, nullable=False)
+    rows_deleted: int = Field(default=0, sa_type=Integer, nullable=False)
+
+
+class IngestMark(SQLModel, table=True):
+    """Small key/value marks, e.g. the UTC day a key's ``/activity`` was last fetched."""
+
+    __tablename__ = "ingest_mark"
+
+    name: str = Field(primary_key=True, sa_type=String(200))
+    value: str = Field(sa_type=String(200), nullable=False)
+    updated_at: datetime = Field(sa_column=_utc())
