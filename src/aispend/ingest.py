@@ -1,0 +1,285 @@
+"""One poll: providers → store, recording every endpoint as a poll run.
+
+Each endpoint is fetched first and written in one transaction afterwards (together with its
+poll-run row), so a crash or a provider failure mid-poll leaves everything written before it
+intact, and the next poll completes the picture. Writes replace whole windows (see
+``store.writes``), so re-polling never double-counts.
+
+Windows: the first successful OpenAI costs poll backfills ``backfill_days``; later polls
+re-fetch the current UTC month plus 3 days back (late corrections). OpenRouter credits and keys
+are snapshotted every poll; ``/activity`` (last 30 completed UTC days) is fetched once per UTC
+day per key that has ever spent anything. Project and key names are refreshed hourly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from aispend.clock import ensure_utc, month_start, utcnow
+from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.providers.errors import PermissionDenied, ProviderError, redact
+from aispend.records import Provider
+from aispend.store import reads, writes
+from aispend.store.engine import session_scope
+from aispend.store.models import PollRun
+from aispend.store.writes import WriteCount
+
+log = logging.getLogger(__name__)
+
+REFETCH_DAYS_BACK = 3
+ACTIVITY_DAYS = 30
+NAMES_EVERY = timedelta(hours=1)
+USAGE_ENDPOINTS = ("completions", "embeddings")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointResult:
+    provider: Provider
+    endpoint: str
+    status: str  # ok | error | permission_denied | skipped
+    count: WriteCount = WriteCount()
+    error: str | None = None
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class PollSummary:
+    started_at: datetime
+    results: list[EndpointResult] = field(default_factory=list)
+    balance: Decimal | None = None
+    key_level_costs: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(result.status in ("ok", "skipped") for result in self.results)
+
+    @property
+    def errors(self) -> list[EndpointResult]:
+        return [result for result in self.results if result.status not in ("ok", "skipped")]
+
+
+class Poller:
+    """Polls every configured provider once per :meth:`poll` call."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        openai: OpenAIClient | None,
+        openrouter: OpenRouterClient | None,
+        backfill_days: int = 60,
+        clock: Callable[[], datetime] = utcnow,
+        secrets: Sequence[str | None] = (),
+    ) -> None:
+        self._engine = engine
+        self._openai = openai
+        self._openrouter = openrouter
+        self._backfill_days = backfill_days
+        self._clock = clock
+        self._secrets = tuple(secrets)
+
+    # ------------------------------------------------------------------------------ driver
+
+    def poll(self, backfill_days: int | None = None) -> PollSummary:
+        now = ensure_utc(self._clock())
+        summary = PollSummary(started_at=now)
+        if self._openai is not None:
+            self._poll_openai(summary, now, backfill_days)
+        if self._openrouter is not None:
+            self._poll_openrouter(summary, now)
+        for result in summary.errors:
+            log.warning("poll %s %s: %s: %s", result.provider, result.endpoint, result.status, result.error)
+        return summary
+
+    def _run(
+        self,
+        summary: PollSummary,
+        provider: Provider,
+        endpoint: str,
+        now: datetime,
+        fetch: Callable[[], T],
+        write: Callable[[Session, T], WriteCount],
+        detail: Callable[[T], str | None] = lambda _: None,
+    ) -> T | None:
+        """Fetch, then write and record the run in one transaction; failures are recorded."""
+        try:
+            data = fetch()
+        except PermissionDenied as exc:
+            self._record_failure(summary, provider, endpoint, now, "permission_denied", exc)
+            return None
+        except ProviderError as exc:
+            self._record_failure(summary, provider, endpoint, now, "error", exc)
+            return None
+        with session_scope(self._engine) as session:
+            count = write(session, data)
+            text = detail(data)
+            session.add(
+                PollRun(
+                    provider=provider,
+                    endpoint=endpoint,
+                    started_at=now,
+                    finished_at=ensure_utc(self._clock()),
+                    status="ok",
+                    detail=text,
+                    rows_inserted=count.inserted,
+                    rows_updated=count.updated,
+                    rows_deleted=count.deleted,
+                )
+            )
+        summary.results.append(EndpointResult(provider, endpoint, "ok", count, None, text))
+        return data
+
+    def _record_failure(
+        self,
+        summary: PollSummary,
+        provider: Provider,
+        endpoint: str,
+        now: datetime,
+        status: str,
+        exc: ProviderError,
+    ) -> None:
+        message = redact(str(exc), *self._secrets)
+        with session_scope(self._engine) as session:
+            session.add(
+                PollRun(
+                    provider=provider,
+                    endpoint=endpoint,
+                    started_at=now,
+                    finished_at=ensure_utc(self._clock()),
+                    status=status,
+                    error=message[:2000],
+                )
+            )
+        summary.results.append(EndpointResult(provider, endpoint, status, WriteCount(), message))
+
+    # ------------------------------------------------------------------------------ OpenAI
+
+    def _openai_window(self, now: datetime, backfill_days: int | None) -> tuple[date, date]:
+        today = now.date()
+        end = today + timedelta(days=1)
+        if backfill_days is not None:
+            return today - timedelta(days=backfill_days), end
+        with session_scope(self._engine) as session:
+            first = not reads.has_successful_run(session, "openai", "costs")
+        if first:
+            return today - timedelta(days=self._backfill_days), end
+        return min(month_start(today), today - timedelta(days=REFETCH_DAYS_BACK)), end
+
+    def _poll_openai(self, summary: PollSummary, now: datetime, backfill_days: int | None) -> None:
+        client = self._openai
+        assert client is not None
+        self._openai_names(summary, client, now)
+        start, end = self._openai_window(now, backfill_days)
+
+        def write_costs(session: Session, page: object) -> WriteCount:
+            from aispend.providers import CostsPage
+
+            assert isinstance(page, CostsPage)
+            return writes.replace_openai_costs(session, start, end, page.rows)
+
+        def costs_detail(page: object) -> str:
+            from aispend.providers import CostsPage
+
+            assert isinstance(page, CostsPage)
+            summary.key_level_costs = page.key_level
+            scope = "by project, line item and API key" if page.key_level else (
+                "by project and line item; key-level money attribution unavailable"
+            )
+            return f"{start.isoformat()}..{end.isoformat()} {scope}"
+
+        self._run(
+            summary, "openai", "costs", now, lambda: client.costs(start, end), write_costs, costs_detail
+        )
+        for endpoint in USAGE_ENDPOINTS:
+            self._run(
+                summary,
+                "openai",
+                f"usage/{endpoint}",
+                now,
+                lambda endpoint=endpoint: client.usage(endpoint, start, end),  # type: ignore[misc]
+                lambda session, rows, endpoint=endpoint: writes.replace_openai_usage(  # type: ignore[misc]
+                    session, endpoint, start, end, rows
+                ),
+            )
+
+    def _openai_names(self, summary: PollSummary, client: OpenAIClient, now: datetime) -> None:
+        with session_scope(self._engine) as session:
+            last = writes.get_mark(session, "openai.names")
+        if last is not None and now - datetime.fromisoformat(last) < NAMES_EVERY:
+            return
+
+        def fetch() -> tuple[list[object], list[object]]:
+            projects = client.projects()
+            keys: list[object] = []
+            for project in projects:
+                if project.status == "active":
+                    keys.extend(client.api_keys(project.id))
+            return list(projects), keys
+
+        def write(session: Session, data: tuple[list[object], list[object]]) -> WriteCount:
+            projects, keys = data
+            count = writes.upsert_openai_projects(session, projects, now)  # type: ignore[arg-type]
+            count += writes.upsert_openai_keys(session, keys, now)  # type: ignore[arg-type]
+            writes.set_mark(session, "openai.names", now.isoformat(), now)
+            return count
+
+        self._run(summary, "openai", "projects", now, fetch, write)
+
+    # -------------------------------------------------------------------------- OpenRouter
+
+    def _poll_openrouter(self, summary: PollSummary, now: datetime) -> None:
+        client = self._openrouter
+        assert client is not None
+        credits = self._run(
+            summary,
+            "openrouter",
+            "credits",
+            now,
+            client.credits,
+            lambda session, data: writes.record_openrouter_credits(session, data, now),
+        )
+        if credits is not None:
+            summary.balance = credits.balance
+        keys = self._run(
+            summary,
+            "openrouter",
+            "keys",
+            now,
+            client.keys,
+            lambda session, data: writes.record_openrouter_keys(session, data, now),
+        )
+        if keys is None:
+            return
+        today = now.date()
+        start = today - timedelta(days=ACTIVITY_DAYS)
+        with session_scope(self._engine) as session:
+            due = [
+                key.hash
+                for key in keys
+                if key.usage > 0 and writes.get_mark(session, f"openrouter.activity.{key.hash}") != today.isoformat()
+            ]
+        for key_hash in due:
+
+            def write_activity(session: Session, rows: object, key_hash: str = key_hash) -> WriteCount:
+                count = writes.replace_openrouter_activity(session, key_hash, start, today, rows)  # type: ignore[arg-type]
+                writes.set_mark(session, f"openrouter.activity.{key_hash}", today.isoformat(), now)
+                return count
+
+            self._run(
+                summary,
+                "openrouter",
+                "activity",
+                now,
+                lambda key_hash=key_hash: client.activity(key_hash),  # type: ignore[misc]
+                write_activity,
+            )
