@@ -24,9 +24,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, utcnow
-from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.providers import CostsPage, OpenAIClient, OpenRouterClient
 from aispend.providers.errors import PermissionDenied, ProviderError, redact
-from aispend.records import Provider
+from aispend.records import OpenAIApiKey, OpenAIProject, OpenAIUsage, OpenRouterActivity, Provider
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
 from aispend.store.models import PollRun
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 REFETCH_DAYS_BACK = 3
 ACTIVITY_DAYS = 30
 NAMES_EVERY = timedelta(hours=1)
-USAGE_ENDPOINTS = ("completions", "embeddings")
+USAGE_ENDPOINTS = ("completions", "embeddings")  # the usage types teams spend on; more cost requests
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ class EndpointResult:
     provider: Provider
     endpoint: str
     status: str  # ok | error | permission_denied | skipped
-    count: WriteCount = WriteCount()
+    count: WriteCount = field(default_factory=WriteCount)
     error: str | None = None
     detail: str | None = None
 
@@ -181,19 +181,15 @@ class Poller:
         self._openai_names(summary, client, now)
         start, end = self._openai_window(now, backfill_days)
 
-        def write_costs(session: Session, page: object) -> WriteCount:
-            from aispend.providers import CostsPage
-
-            assert isinstance(page, CostsPage)
+        def write_costs(session: Session, page: CostsPage) -> WriteCount:
             return writes.replace_openai_costs(session, start, end, page.rows)
 
-        def costs_detail(page: object) -> str:
-            from aispend.providers import CostsPage
-
-            assert isinstance(page, CostsPage)
+        def costs_detail(page: CostsPage) -> str:
             summary.key_level_costs = page.key_level
-            scope = "by project, line item and API key" if page.key_level else (
-                "by project and line item; key-level money attribution unavailable"
+            scope = (
+                "by project, line item and API key"
+                if page.key_level
+                else "by project and line item; key-level money attribution unavailable"
             )
             return f"{start.isoformat()}..{end.isoformat()} {scope}"
 
@@ -202,15 +198,20 @@ class Poller:
         )
         for endpoint in USAGE_ENDPOINTS:
             self._run(
-                summary,
-                "openai",
-                f"usage/{endpoint}",
-                now,
-                lambda endpoint=endpoint: client.usage(endpoint, start, end),  # type: ignore[misc]
-                lambda session, rows, endpoint=endpoint: writes.replace_openai_usage(  # type: ignore[misc]
-                    session, endpoint, start, end, rows
-                ),
+                summary, "openai", f"usage/{endpoint}", now, *self._usage_steps(client, endpoint, start, end)
             )
+
+    @staticmethod
+    def _usage_steps(
+        client: OpenAIClient, endpoint: str, start: date, end: date
+    ) -> tuple[Callable[[], list[OpenAIUsage]], Callable[[Session, list[OpenAIUsage]], WriteCount]]:
+        def fetch() -> list[OpenAIUsage]:
+            return client.usage(endpoint, start, end)
+
+        def write(session: Session, rows: list[OpenAIUsage]) -> WriteCount:
+            return writes.replace_openai_usage(session, endpoint, start, end, rows)
+
+        return fetch, write
 
     def _openai_names(self, summary: PollSummary, client: OpenAIClient, now: datetime) -> None:
         with session_scope(self._engine) as session:
@@ -218,18 +219,18 @@ class Poller:
         if last is not None and now - datetime.fromisoformat(last) < NAMES_EVERY:
             return
 
-        def fetch() -> tuple[list[object], list[object]]:
+        def fetch() -> tuple[list[OpenAIProject], list[OpenAIApiKey]]:
             projects = client.projects()
-            keys: list[object] = []
+            keys: list[OpenAIApiKey] = []
             for project in projects:
                 if project.status == "active":
                     keys.extend(client.api_keys(project.id))
-            return list(projects), keys
+            return projects, keys
 
-        def write(session: Session, data: tuple[list[object], list[object]]) -> WriteCount:
+        def write(session: Session, data: tuple[list[OpenAIProject], list[OpenAIApiKey]]) -> WriteCount:
             projects, keys = data
-            count = writes.upsert_openai_projects(session, projects, now)  # type: ignore[arg-type]
-            count += writes.upsert_openai_keys(session, keys, now)  # type: ignore[arg-type]
+            count = writes.upsert_openai_projects(session, projects, now)
+            count += writes.upsert_openai_keys(session, keys, now)
             writes.set_mark(session, "openai.names", now.isoformat(), now)
             return count
 
@@ -266,20 +267,30 @@ class Poller:
             due = [
                 key.hash
                 for key in keys
-                if key.usage > 0 and writes.get_mark(session, f"openrouter.activity.{key.hash}") != today.isoformat()
+                if key.usage > 0
+                and writes.get_mark(session, f"openrouter.activity.{key.hash}") != today.isoformat()
             ]
         for key_hash in due:
-
-            def write_activity(session: Session, rows: object, key_hash: str = key_hash) -> WriteCount:
-                count = writes.replace_openrouter_activity(session, key_hash, start, today, rows)  # type: ignore[arg-type]
-                writes.set_mark(session, f"openrouter.activity.{key_hash}", today.isoformat(), now)
-                return count
-
             self._run(
                 summary,
                 "openrouter",
                 "activity",
                 now,
-                lambda key_hash=key_hash: client.activity(key_hash),  # type: ignore[misc]
-                write_activity,
+                *self._activity_steps(client, key_hash, start, today, now),
             )
+
+    @staticmethod
+    def _activity_steps(
+        client: OpenRouterClient, key_hash: str, start: date, today: date, now: datetime
+    ) -> tuple[
+        Callable[[], list[OpenRouterActivity]], Callable[[Session, list[OpenRouterActivity]], WriteCount]
+    ]:
+        def fetch() -> list[OpenRouterActivity]:
+            return client.activity(key_hash)
+
+        def write(session: Session, rows: list[OpenRouterActivity]) -> WriteCount:
+            count = writes.replace_openrouter_activity(session, key_hash, start, today, rows)
+            writes.set_mark(session, f"openrouter.activity.{key_hash}", today.isoformat(), now)
+            return count
+
+        return fetch, write

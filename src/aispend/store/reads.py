@@ -29,15 +29,12 @@ from aispend.store.models import (
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Which provider refs to read; ``None`` for a provider means every row of it."""
+    """Which provider refs to read. ``None`` for every matcher of a provider means all its rows;
+    an empty collection means none of them."""
 
     openai_projects: Collection[str] | None = None
     openai_keys: Collection[str] | None = None
     openrouter_keys: Collection[str] | None = None
-
-    @property
-    def everything(self) -> bool:
-        return self.openai_projects is None and self.openai_keys is None and self.openrouter_keys is None
 
 
 ALL = Scope()
@@ -52,7 +49,7 @@ def openai_lines(session: Session, start: date, end: date, scope: Scope = ALL) -
     query = select(
         table.day, table.project_id, table.api_key_id, table.line_item, table.model, table.amount_nanos
     ).where(table.day >= start, table.day < end)
-    if not scope.everything:
+    if scope.openai_projects is not None or scope.openai_keys is not None:
         projects = list(scope.openai_projects or ())
         keys = list(scope.openai_keys or ())
         if not projects and not keys:
@@ -89,8 +86,8 @@ def openrouter_lines(session: Session, start: date, end: date, scope: Scope = AL
         table.prompt_tokens,
         table.completion_tokens,
     ).where(table.day >= start, table.day < end)
-    if not scope.everything:
-        hashes = list(scope.openrouter_keys or ())
+    if scope.openrouter_keys is not None:
+        hashes = list(scope.openrouter_keys)
         if not hashes:
             return []
         query = query.where(table.key_hash.in_(hashes))
@@ -115,8 +112,8 @@ def key_days(session: Session, start: date, end: date, scope: Scope = ALL) -> li
     query = select(table.day, table.key_hash, table.usage_daily_nanos, table.taken_at).where(
         table.day >= start, table.day < end
     )
-    if not scope.everything:
-        hashes = list(scope.openrouter_keys or ())
+    if scope.openrouter_keys is not None:
+        hashes = list(scope.openrouter_keys)
         if not hashes:
             return []
         query = query.where(table.key_hash.in_(hashes))

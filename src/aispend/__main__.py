@@ -1,0 +1,5 @@
+"""``python -m aispend``."""
+
+from aispend.cli import main
+
+raise SystemExit(main())

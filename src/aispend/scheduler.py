@@ -1,0 +1,116 @@
+"""APScheduler wiring and the leader lock.
+
+Jobs are plain functions so tests call them directly with a fake clock; this module only
+registers them. With several replicas on PostgreSQL only the holder of a session-level advisory
+lock runs scheduled work (peers that each poll and alert on their own produced one copy of every
+message per pod); on SQLite there is a single process by construction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Connection, Engine, text
+
+from aispend.clock import utcnow
+from aispend.config import Config
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK_ID = 0x616973706E64  # "aispnd": one constant for every replica of this app
+
+
+class LeaderLock:
+    """Holds ``pg_try_advisory_lock`` on a dedicated connection while this process leads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._mutex = threading.Lock()
+
+    @property
+    def needed(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
+    def acquire(self) -> bool:
+        """True when this process is (or just became) the leader; cheap to call before each job."""
+        if not self.needed:
+            return True
+        with self._mutex:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(text("SELECT 1"))
+                    return True
+                except Exception:  # the connection died and the lock with it
+                    log.warning("lost the leader connection; trying to lead again")
+                    self._drop()
+            conn = self._engine.connect()
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": LEADER_LOCK_ID}).scalar()
+            )
+            conn.commit()
+            if got:
+                self._conn = conn
+                log.info("this replica leads the scheduled jobs")
+                return True
+            conn.close()
+            return False
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LEADER_LOCK_ID})
+                    self._conn.commit()
+                finally:
+                    self._drop()
+
+
+def led(lock: LeaderLock, job: Callable[[], None], name: str) -> Callable[[], None]:
+    """Run ``job`` only on the leader; log and swallow errors so the schedule keeps going."""
+
+    def run() -> None:
+        if not lock.acquire():
+            log.debug("%s skipped: another replica leads", name)
+            return
+        try:
+            job()
+        except Exception:
+            log.exception("scheduled job %s failed", name)
+
+    run.__name__ = name
+    return run
+
+
+def build_scheduler(
+    config: Config,
+    *,
+    poll: Callable[[], None],
+    lock: LeaderLock,
+    clock: Callable[[], datetime] = utcnow,
+) -> BackgroundScheduler:
+    """The poll job every ``poll_interval_minutes`` (first run at start), in the team's zone."""
+    scheduler = BackgroundScheduler(timezone=config.tz)
+    scheduler.add_job(
+        led(lock, poll, "poll"),
+        IntervalTrigger(minutes=config.poll_interval_minutes, timezone=config.tz),
+        id="poll",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=config.poll_interval_minutes * 60,
+        next_run_time=clock(),
+    )
+    return scheduler
