@@ -22,7 +22,14 @@ from typing import Annotated, Any, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from aispend import __version__, money
 from aispend.providers.errors import (
@@ -172,7 +179,11 @@ class JsonApi:
         self._max_attempts = max_attempts
         self._max_wait = max_wait
         self._sleep: Sleep = sleep if sleep is not None else time.sleep
-        self._backoff = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        # Composed rather than wait_exponential_jitter, whose parameters changed across the
+        # tenacity versions pyproject allows (>=8.2): initial * 2**n capped, plus 0..initial jitter.
+        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
+            0, backoff_initial
+        )
         self._client = httpx.Client(
             base_url=base_url,
             headers={

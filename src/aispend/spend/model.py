@@ -215,6 +215,7 @@ class RouteCost:
     tokens: int
     usd_per_million_tokens: Decimal | None
     share_of_model: Decimal  # percent of this model's spend served by this provider
+    byok_usd: Decimal = Decimal(0)  # BYOK usage OpenRouter reports for this route (not in usd)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,9 +66,7 @@ def _crossed_on(daily: Mapping[date, Decimal], budget: Decimal, first: date, las
     return None
 
 
-def budget_pace(
-    daily: Mapping[date, Decimal], budget: Decimal | None, month: date, now: datetime
-) -> Pace:
+def budget_pace(daily: Mapping[date, Decimal], budget: Decimal | None, month: date, now: datetime) -> Pace:
     """Pace of one project's month from its daily spend (UTC day -> USD; missing days are zero).
 
     ``month`` is any day of the UTC month (normally the first); ``now`` is the as-of moment.

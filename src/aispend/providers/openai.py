@@ -1,0 +1,309 @@
+"""OpenAI organization Costs / Usage / Projects client (admin key) → normalized records.
+
+Costs are the billing truth for dollars; Usage only supplies tokens and requests. Windows are
+whole UTC days (``start`` inclusive, ``end`` exclusive, both sent as 00:00 UTC) because Costs
+buckets are whole UTC days regardless of alignment and Usage trims to an unaligned start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import Field
+
+from aispend import money
+from aispend.clock import day_start, from_unix, unix
+from aispend.providers.errors import BadRequest, MalformedResponse
+from aispend.providers.http import Count, JsonApi, MoneyOrZero, ParamValue, Sleep, Wire, parse_body
+from aispend.records import OpenAIApiKey, OpenAICost, OpenAIProject, OpenAIUsage
+
+log = logging.getLogger("aispend.providers.openai")
+
+PROVIDER = "openai"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+USAGE_ENDPOINTS = frozenset(
+    {"completions", "embeddings", "images", "audio_speeches", "audio_transcriptions", "moderations"}
+)
+COSTS_GROUP_BY = ("project_id", "line_item", "api_key_id")
+COSTS_GROUP_BY_NO_KEY = ("project_id", "line_item")
+# Images could also group by size/source, but OpenAIUsage has no such fields: grouping finer than
+# the record would produce several rows for one natural key.
+USAGE_GROUP_BY = ("project_id", "api_key_id", "model")
+COSTS_PAGE_BUCKETS = 180  # API maximum for costs: a 60-day backfill is one request
+USAGE_PAGE_BUCKETS = 31  # API maximum for 1d usage buckets
+LIST_PAGE_SIZE = 100
+
+
+# -- wire shapes ------------------------------------------------------------------------------
+
+
+class _Amount(Wire):
+    value: MoneyOrZero = money.ZERO
+    currency: str | None = None
+
+
+class _CostResult(Wire):
+    amount: _Amount | None = None
+    project_id: str | None = None
+    api_key_id: str | None = None
+    line_item: str | None = None
+
+
+class _UsageResult(Wire):
+    project_id: str | None = None
+    api_key_id: str | None = None
+    model: str | None = None
+    input_tokens: Count = 0
+    input_cached_tokens: Count = 0
+    output_tokens: Count = 0
+    num_model_requests: Count = 0
+
+
+R = TypeVar("R", bound=Wire)
+
+
+class _Bucket(Wire, Generic[R]):
+    start_time: int
+    results: list[R] = Field(default_factory=list)
+
+
+class _BucketPage(Wire, Generic[R]):
+    # has_more is required on purpose: guessing "no more pages" would silently drop dollars.
+    data: list[_Bucket[R]]
+    has_more: bool
+    next_page: str | None = None
+
+
+class _Project(Wire):
+    id: str
+    name: str | None = None
+    status: str | None = None
+    archived_at: int | None = None
+
+
+class _ApiKey(Wire):
+    id: str
+    name: str | None = None
+
+
+class _ListPage(Wire, Generic[R]):
+    data: list[R]
+    has_more: bool
+    last_id: str | None = None
+
+
+_CostsPage = _BucketPage[_CostResult]
+_UsagePage = _BucketPage[_UsageResult]
+_ProjectsPage = _ListPage[_Project]
+_ApiKeysPage = _ListPage[_ApiKey]
+
+
+# -- client -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostsPage:
+    """Cost rows for a window; ``key_level`` is False when the API refused ``api_key_id`` grouping.
+
+    Then every row has ``api_key_id=None`` and the caller reports "key-level money attribution
+    unavailable" rather than treating the money as unattributed to keys.
+    """
+
+    rows: list[OpenAICost]
+    key_level: bool
+
+
+class OpenAIClient:
+    """Reads spend with an OpenAI admin key (``api.usage.read``); no DB, no Slack."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self._api = JsonApi(
+            provider=PROVIDER,
+            base_url=base_url,
+            api_key=api_key,
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            sleep=sleep,
+        )
+
+    @property
+    def requests_made(self) -> int:
+        return self._api.requests_made
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- costs / usage ------------------------------------------------------------------------
+
+    def costs(self, start: date, end: date) -> CostsPage:
+        """Daily dollars for ``[start, end)`` grouped by project, line item and (if allowed) key.
+
+        Older API versions answer 400 to ``group_by=api_key_id``; the window is then fetched
+        once more without it, so project-level money is never lost to a key-level refusal.
+        """
+        try:
+            return CostsPage(self._costs(start, end, COSTS_GROUP_BY), key_level=True)
+        except BadRequest as exc:
+            log.warning(
+                "openai costs: api_key_id grouping refused (%s); falling back to project + line item",
+                exc.provider_message,
+            )
+            return CostsPage(self._costs(start, end, COSTS_GROUP_BY_NO_KEY), key_level=False)
+
+    def usage(self, endpoint: str, start: date, end: date) -> list[OpenAIUsage]:
+        """Daily tokens and requests for one usage endpoint over ``[start, end)``."""
+        if endpoint not in USAGE_ENDPOINTS:
+            raise ValueError(
+                f"unsupported usage endpoint {endpoint!r}; expected one of {sorted(USAGE_ENDPOINTS)}"
+            )
+        params = self._window(start, end, USAGE_PAGE_BUCKETS, USAGE_GROUP_BY)
+        return [
+            OpenAIUsage(
+                day=day,
+                endpoint=endpoint,
+                project_id=row.project_id,
+                api_key_id=row.api_key_id,
+                model=row.model,
+                input_tokens=row.input_tokens,
+                cached_tokens=row.input_cached_tokens,
+                output_tokens=row.output_tokens,
+                requests=row.num_model_requests,
+            )
+            for day, row in self._buckets(f"/organization/usage/{endpoint}", params, _UsagePage)
+        ]
+
+    def _costs(self, start: date, end: date, group_by: tuple[str, ...]) -> list[OpenAICost]:
+        params = self._window(start, end, COSTS_PAGE_BUCKETS, group_by)
+        rows: list[OpenAICost] = []
+        for day, row in self._buckets("/organization/costs", params, _CostsPage):
+            amount = row.amount or _Amount()
+            currency = (amount.currency or "usd").lower()
+            if currency != "usd":
+                # Skip rather than fail: adding another currency into dollar totals would be
+                # wrong, and refusing the whole window would hide every correct dollar with it.
+                # The warning makes the gap visible; OpenAI bills in USD, so this is not expected.
+                log.warning(
+                    "openai costs: skipping %s %s row for %s (project %s)",
+                    amount.value,
+                    currency,
+                    day,
+                    row.project_id,
+                )
+                continue
+            rows.append(
+                OpenAICost(
+                    day=day,
+                    project_id=row.project_id,
+                    api_key_id=row.api_key_id,
+                    line_item=row.line_item,
+                    amount=amount.value,
+                )
+            )
+        return rows
+
+    @staticmethod
+    def _window(start: date, end: date, limit: int, group_by: tuple[str, ...]) -> dict[str, ParamValue]:
+        if end <= start:
+            raise ValueError(f"empty window: end {end} must be after start {start}")
+        return {
+            "start_time": unix(day_start(start)),
+            "end_time": unix(day_start(end)),
+            "bucket_width": "1d",
+            "limit": limit,
+            "group_by": list(group_by),
+        }
+
+    def _buckets(
+        self, path: str, params: dict[str, ParamValue], page_model: type[_BucketPage[R]]
+    ) -> Iterator[tuple[date, R]]:
+        """Every (UTC day, result) across all pages, following ``next_page`` with the same params."""
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            query = params if cursor is None else {**params, "page": cursor}
+            body = self._api.get_json(path, query)
+            page = parse_body(page_model, body, provider=PROVIDER, endpoint=path)
+            for bucket in page.data:
+                day = from_unix(bucket.start_time).date()
+                for row in bucket.results:
+                    yield day, row
+            if not page.has_more:
+                return
+            cursor = self._next_cursor(path, page.next_page, seen)
+
+    # -- names --------------------------------------------------------------------------------
+
+    def projects(self) -> list[OpenAIProject]:
+        """All projects, archived included: archived projects still own historical spend."""
+        rows = self._list("/organization/projects", {"include_archived": "true"}, _ProjectsPage)
+        return [OpenAIProject(id=p.id, name=p.name, status=_project_status(p)) for p in rows]
+
+    def api_keys(self, project_id: str) -> list[OpenAIApiKey]:
+        """A project's API keys; their ``id`` is the ``api_key_id`` in Costs and Usage."""
+        path = f"/organization/projects/{quote(project_id, safe='')}/api_keys"
+        return [
+            OpenAIApiKey(id=k.id, project_id=project_id, name=k.name)
+            for k in self._list(path, {}, _ApiKeysPage)
+        ]
+
+    def _list(self, path: str, params: dict[str, ParamValue], page_model: type[_ListPage[R]]) -> list[R]:
+        items: list[R] = []
+        seen: set[str] = set()
+        after: str | None = None
+        while True:
+            query: dict[str, ParamValue] = {**params, "limit": LIST_PAGE_SIZE}
+            if after is not None:
+                query["after"] = after
+            body = self._api.get_json(path, query)
+            page = parse_body(page_model, body, provider=PROVIDER, endpoint=path)
+            items.extend(page.data)
+            if not page.has_more:
+                return items
+            last = page.last_id or (getattr(page.data[-1], "id", None) if page.data else None)
+            after = self._next_cursor(path, last, seen)
+
+    @staticmethod
+    def _next_cursor(path: str, cursor: str | None, seen: set[str]) -> str:
+        """Guard pagination: ``has_more`` without a new cursor would otherwise loop forever."""
+        if not cursor or cursor in seen:
+            problem = "no cursor" if not cursor else "a repeated cursor"
+            raise MalformedResponse(
+                f"openai GET {path}: has_more is true but the page gives {problem}",
+                provider=PROVIDER,
+                endpoint=path,
+                status=200,
+            )
+        seen.add(cursor)
+        return cursor
+
+
+def _project_status(project: _Project) -> str:
+    """Older responses may omit ``status``; ``archived_at`` still tells archived from active."""
+    if project.status:
+        return project.status
+    return "archived" if project.archived_at else "active"

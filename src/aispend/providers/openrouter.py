@@ -1,0 +1,222 @@
+"""OpenRouter management API client (credits, keys, per-key activity) → normalized records.
+
+A management key is required for all three endpoints; with any other key OpenRouter answers 403,
+which surfaces as :class:`~aispend.providers.errors.PermissionDenied` ("no permission"), never as
+a zero balance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import replace
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from aispend import money
+from aispend.providers.errors import MalformedResponse
+from aispend.providers.http import Count, JsonApi, Money, MoneyOrZero, NullableMoney, Sleep, Wire, parse_body
+from aispend.records import OpenRouterActivity, OpenRouterCredits, OpenRouterKey
+
+PROVIDER = "openrouter"
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+# /keys has no total or has_more; this bounds the offset loop at 100k keys should a server keep
+# returning full pages forever.
+MAX_KEY_PAGES = 1000
+UNKNOWN_PROVIDER = "unknown"
+
+
+# -- wire shapes ------------------------------------------------------------------------------
+
+
+class _Credits(Wire):
+    # Required: a missing total must not turn into a $0 balance (and a false low-credit alert).
+    total_credits: Money
+    total_usage: Money
+
+
+class _CreditsBody(Wire):
+    data: _Credits
+
+
+class _Key(Wire):
+    hash: str
+    name: str | None = None
+    label: str | None = None
+    disabled: bool = False
+    limit: NullableMoney = None
+    limit_remaining: NullableMoney = None
+    limit_reset: str | None = None
+    usage: MoneyOrZero = money.ZERO
+    usage_daily: MoneyOrZero = money.ZERO
+    usage_weekly: MoneyOrZero = money.ZERO
+    usage_monthly: MoneyOrZero = money.ZERO
+    byok_usage: MoneyOrZero = money.ZERO
+
+
+class _KeysBody(Wire):
+    data: list[_Key]
+
+
+class _Activity(Wire):
+    date: dt.date
+    model: str
+    provider_name: str | None = None
+    usage: MoneyOrZero = money.ZERO
+    byok_usage_inference: MoneyOrZero = money.ZERO
+    requests: Count = 0
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    reasoning_tokens: Count = 0
+
+
+class _ActivityBody(Wire):
+    data: list[_Activity]
+
+
+# -- client -----------------------------------------------------------------------------------
+
+
+class OpenRouterClient:
+    """Reads account balance, key usage and daily per-key activity; no DB, no Slack."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        sleep: Sleep | None = None,
+        keys_page_size: int = 100,
+    ) -> None:
+        if keys_page_size < 1:
+            raise ValueError("keys_page_size must be at least 1")
+        self._keys_page_size = keys_page_size
+        self._api = JsonApi(
+            provider=PROVIDER,
+            base_url=base_url,
+            api_key=api_key,
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            sleep=sleep,
+        )
+
+    @property
+    def requests_made(self) -> int:
+        return self._api.requests_made
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def credits(self) -> OpenRouterCredits:
+        """Account-wide purchased and used credits (USD); the balance is their difference."""
+        body = parse_body(
+            _CreditsBody, self._api.get_json("/credits"), provider=PROVIDER, endpoint="/credits"
+        )
+        return OpenRouterCredits(total_credits=body.data.total_credits, total_usage=body.data.total_usage)
+
+    def keys(self, include_disabled: bool = True) -> list[OpenRouterKey]:
+        """Every key of the (default) workspace, paging by ``offset``.
+
+        The API gives no total and no ``has_more``: a page shorter than ``keys_page_size`` is the
+        last. Keys are de-duplicated by hash, since a key created mid-listing shifts later pages
+        by one. A full page with nothing new means the server ignores ``offset``; that is raised
+        instead of looping or silently returning a partial list.
+        """
+        found: dict[str, OpenRouterKey] = {}
+        offset = 0
+        for _ in range(MAX_KEY_PAGES):
+            params = {"offset": offset, "include_disabled": "true" if include_disabled else "false"}
+            body = parse_body(
+                _KeysBody, self._api.get_json("/keys", params), provider=PROVIDER, endpoint="/keys"
+            )
+            fresh = [key for key in body.data if key.hash not in found]
+            found.update((key.hash, _key_record(key)) for key in fresh)
+            if len(body.data) < self._keys_page_size:
+                return list(found.values())
+            if not fresh:
+                raise self._paging_error(f"offset={offset} returned only keys already seen")
+            offset += len(body.data)
+        raise self._paging_error(f"still full after {MAX_KEY_PAGES} pages")
+
+    def activity(self, key_hash: str) -> list[OpenRouterActivity]:
+        """One key's last 30 completed UTC days, one record per (day, model, provider).
+
+        The API splits a day × model × provider across endpoints (``endpoint_id``); those rows are
+        summed here so the record's natural key is unique.
+        """
+        raw = self._api.get_json("/activity", {"api_key_hash": key_hash})
+        body = parse_body(_ActivityBody, raw, provider=PROVIDER, endpoint="/activity")
+        return _sum_activity(key_hash, body.data)
+
+    @staticmethod
+    def _paging_error(problem: str) -> MalformedResponse:
+        return MalformedResponse(
+            f"openrouter GET /keys: offset paging did not advance ({problem})",
+            provider=PROVIDER,
+            endpoint="/keys",
+            status=200,
+        )
+
+
+def _key_record(key: _Key) -> OpenRouterKey:
+    return OpenRouterKey(
+        hash=key.hash,
+        name=key.name,
+        label=key.label,
+        disabled=key.disabled,
+        limit=key.limit,
+        limit_remaining=key.limit_remaining,
+        limit_reset=key.limit_reset,
+        usage=key.usage,
+        usage_daily=key.usage_daily,
+        usage_weekly=key.usage_weekly,
+        usage_monthly=key.usage_monthly,
+        byok_usage=key.byok_usage,
+    )
+
+
+def _sum_activity(key_hash: str, rows: Iterable[_Activity]) -> list[OpenRouterActivity]:
+    merged: dict[tuple[dt.date, str, str], OpenRouterActivity] = {}
+    for row in rows:
+        record = OpenRouterActivity(
+            day=row.date,
+            key_hash=key_hash,
+            model=row.model,
+            provider_name=row.provider_name or UNKNOWN_PROVIDER,
+            usage=row.usage,
+            byok_usage=row.byok_usage_inference,
+            requests=row.requests,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            reasoning_tokens=row.reasoning_tokens,
+        )
+        group = (record.day, record.model, record.provider_name)
+        seen = merged.get(group)
+        merged[group] = record if seen is None else _add(seen, record)
+    return [merged[group] for group in sorted(merged)]
+
+
+def _add(a: OpenRouterActivity, b: OpenRouterActivity) -> OpenRouterActivity:
+    return replace(
+        a,
+        usage=a.usage + b.usage,
+        byok_usage=a.byok_usage + b.byok_usage,
+        requests=a.requests + b.requests,
+        prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+        completion_tokens=a.completion_tokens + b.completion_tokens,
+        reasoning_tokens=a.reasoning_tokens + b.reasoning_tokens,
+    )

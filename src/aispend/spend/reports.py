@@ -1,0 +1,314 @@
+"""Month-to-date reports per project and for the whole team.
+
+Pipeline (what :func:`month_report` does, and what callers of the lower-level functions must do):
+
+1. :func:`prepare_lines` — mark what will still change as provisional and fill OpenRouter days that
+   ``/activity`` does not cover yet from the ``/keys`` ``usage_daily`` readings;
+2. keep the UTC days of the month up to today;
+3. attribute the lines to projects (:mod:`aispend.spend.attribution`);
+4. aggregate per project (by provider, model, detail, UTC day) and compute the budget pace.
+
+Why provisional: OpenAI's bucket for today is incomplete; OpenRouter's ``/activity`` only covers
+completed UTC days and we fetch it once a day, so the latest days are known only as a per-key
+total. Showing them (as "not yet broken down") keeps month-to-date honest; marking them keeps the
+user from mistaking a figure that will move for a final one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from aispend.clock import ensure_utc, month_start, next_month
+from aispend.config import ProjectConfig
+from aispend.records import PROVIDERS, Provider
+from aispend.spend.attribution import Matcher, attribute
+from aispend.spend.model import (
+    DayPoint,
+    DetailSpend,
+    KeyDay,
+    ModelSpend,
+    MonthReport,
+    ProjectReport,
+    SpendLine,
+)
+from aispend.spend.pace import budget_pace
+
+__all__ = [
+    "NOT_BROKEN_DOWN",
+    "UNSPECIFIED",
+    "build_project_report",
+    "daily_series",
+    "detail_label",
+    "fill_openrouter_gaps",
+    "mark_provisional",
+    "model_label",
+    "month_report",
+    "month_window",
+    "prepare_lines",
+    "project_report",
+]
+
+NOT_BROKEN_DOWN = "(not yet broken down)"
+"""Model/detail label of OpenRouter spend known only as a key total (no ``/activity`` yet)."""
+UNSPECIFIED = "(unspecified)"
+"""Model/detail label of spend the provider did not attribute to a model or line item."""
+
+_ZERO = Decimal(0)
+_DAY = timedelta(days=1)
+
+
+def model_label(line: SpendLine) -> str:
+    """The model name to show: OpenAI falls back to the line item (e.g. a tool or storage fee)."""
+    if line.model is not None:
+        return line.model
+    if line.provider == "openrouter":
+        return NOT_BROKEN_DOWN
+    return line.detail if line.detail is not None else UNSPECIFIED
+
+
+def detail_label(line: SpendLine) -> str:
+    """OpenAI line item / OpenRouter provider route, with the same placeholders as models."""
+    if line.detail is not None:
+        return line.detail
+    if line.provider == "openrouter" and line.model is None:
+        return NOT_BROKEN_DOWN
+    return UNSPECIFIED
+
+
+def mark_provisional(lines: Iterable[SpendLine], now: datetime) -> list[SpendLine]:
+    """OpenAI lines for today (UTC) or later are provisional; other flags are kept as given."""
+    today = ensure_utc(now).date()
+    return [
+        replace(line, provisional=True)
+        if line.provider == "openai" and line.day >= today and not line.provisional
+        else line
+        for line in lines
+    ]
+
+
+def fill_openrouter_gaps(
+    lines: Iterable[SpendLine],
+    key_days: Iterable[KeyDay],
+    now: datetime,
+    *,
+    activity_through: Mapping[str, date] | None = None,
+) -> list[SpendLine]:
+    """Add provisional OpenRouter lines for key-days ``/activity`` does not cover yet.
+
+    A key's activity covers every UTC day up to its last activity day (``/activity`` returns whole
+    completed days, so a day before that without rows had no spend), or up to
+    ``activity_through[key_hash]`` when the store knows a later fetched day. Today is never covered.
+    For each uncovered key-day with a ``usage_daily`` reading (the latest one of that day wins) a
+    line ``model=None, detail=None, provisional=True`` is added for the part not already in
+    activity rows. Zero readings add nothing, so idle keys do not make every day provisional.
+
+    Provisional OpenRouter lines without a model in the input (an earlier fill) are replaced, so
+    the function is idempotent. Readings dated after today are ignored.
+    """
+    today = ensure_utc(now).date()
+    kept: list[SpendLine] = []
+    last_activity: dict[str, date] = dict(activity_through or {})
+    activity_sum: dict[tuple[str, date], Decimal] = {}
+    for line in lines:
+        if line.provider == "openrouter":
+            if line.provisional and line.model is None:
+                continue  # an earlier fill; recomputed below
+            if line.key_ref is not None:
+                if line.day > last_activity.get(line.key_ref, date.min):
+                    last_activity[line.key_ref] = line.day
+                slot = (line.key_ref, line.day)
+                activity_sum[slot] = activity_sum.get(slot, _ZERO) + line.amount
+        kept.append(line)
+
+    latest: dict[tuple[str, date], KeyDay] = {}
+    for reading in key_days:
+        slot = (reading.key_hash, reading.day)
+        seen = latest.get(slot)
+        if seen is None or (ensure_utc(reading.taken_at), reading.usage_daily) > (
+            ensure_utc(seen.taken_at),
+            seen.usage_daily,
+        ):
+            latest[slot] = reading  # ties: the higher reading (usage only grows within a day)
+
+    yesterday = today - _DAY
+    for (key_hash, day), reading in sorted(latest.items()):
+        covered_through = min(last_activity.get(key_hash, date.min), yesterday)
+        if day <= covered_through or day > today:
+            continue
+        missing = reading.usage_daily - activity_sum.get((key_hash, day), _ZERO)
+        if missing <= 0:
+            continue
+        kept.append(
+            SpendLine(
+                provider="openrouter",
+                day=day,
+                amount=missing,
+                key_ref=key_hash,
+                model=None,
+                detail=None,
+                provisional=True,
+            )
+        )
+    return kept
+
+
+def prepare_lines(
+    lines: Iterable[SpendLine],
+    key_days: Iterable[KeyDay],
+    now: datetime,
+    *,
+    activity_through: Mapping[str, date] | None = None,
+) -> list[SpendLine]:
+    """:func:`mark_provisional` then :func:`fill_openrouter_gaps`; idempotent."""
+    return fill_openrouter_gaps(
+        mark_provisional(lines, now), key_days, now, activity_through=activity_through
+    )
+
+
+def month_window(month: date, now: datetime) -> tuple[date, date]:
+    """First and last UTC day of ``month`` shown at ``now`` (last < first for a future month)."""
+    first = month_start(month)
+    last = min(next_month(first) - _DAY, ensure_utc(now).date())
+    return first, last
+
+
+def daily_series(lines: Iterable[SpendLine], first: date, last: date, today: date) -> tuple[DayPoint, ...]:
+    """One point per UTC day from ``first`` to ``last`` inclusive, zero days included.
+
+    A day is provisional when any of its lines is, and today always is (it is not over).
+    """
+    amounts: dict[date, Decimal] = {}
+    provisional: set[date] = {today}
+    for line in lines:
+        amounts[line.day] = amounts.get(line.day, _ZERO) + line.amount
+        if line.provisional:
+            provisional.add(line.day)
+    points: list[DayPoint] = []
+    day = first
+    while day <= last:
+        points.append(DayPoint(day=day, usd=amounts.get(day, _ZERO), provisional=day in provisional))
+        day += _DAY
+    return tuple(points)
+
+
+def build_project_report(
+    project: ProjectConfig, lines: Sequence[SpendLine], month: date, now: datetime
+) -> ProjectReport:
+    """Aggregate one project's already prepared and attributed lines for the month.
+
+    Lines outside the month window are ignored, so callers may pass a wider range.
+    """
+    now = ensure_utc(now)
+    first, last = month_window(month, now)
+    by_provider: dict[Provider, Decimal] = dict.fromkeys(PROVIDERS, _ZERO)
+    by_model: dict[tuple[Provider, str], Decimal] = {}
+    by_detail: dict[tuple[Provider, str], Decimal] = {}
+    window: list[SpendLine] = []
+    total = _ZERO
+    for line in lines:
+        if not first <= line.day <= last:
+            continue
+        window.append(line)
+        total += line.amount
+        by_provider[line.provider] += line.amount
+        mkey = (line.provider, model_label(line))
+        by_model[mkey] = by_model.get(mkey, _ZERO) + line.amount
+        dkey = (line.provider, detail_label(line))
+        by_detail[dkey] = by_detail.get(dkey, _ZERO) + line.amount
+
+    daily = daily_series(window, first, last, now.date())
+    provisional_since = next((point.day for point in daily if point.provisional), None)
+    pace = budget_pace({p.day: p.usd for p in daily}, project.monthly_budget_usd, first, now)
+    return ProjectReport(
+        project=project.name,
+        month=first,
+        as_of=now,
+        owner=project.owner,
+        channel=project.channel,
+        visibility=project.visibility,
+        total=total,
+        by_provider=by_provider,
+        by_model=tuple(
+            ModelSpend(provider=p, model=m, usd=usd)
+            for (p, m), usd in sorted(by_model.items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
+        by_detail=tuple(
+            DetailSpend(provider=p, detail=d, usd=usd)
+            for (p, d), usd in sorted(by_detail.items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
+        daily=daily,
+        provisional_since=provisional_since,
+        pace=pace,
+    )
+
+
+def _month_lines(
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    key_days: Iterable[KeyDay],
+    activity_through: Mapping[str, date] | None,
+) -> list[SpendLine]:
+    first, last = month_window(month, now)
+    prepared = prepare_lines(lines, key_days, now, activity_through=activity_through)
+    return [line for line in prepared if first <= line.day <= last]
+
+
+def month_report(
+    matcher: Matcher,
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    key_days: Iterable[KeyDay] = (),
+    activity_through: Mapping[str, date] | None = None,
+) -> MonthReport:
+    """Every configured project's report plus the unattributed bucket for one UTC month.
+
+    ``lines`` are the stored OpenAI cost lines and OpenRouter activity lines (a wider range is
+    fine: the month window is applied after gap filling); ``key_days`` are the stored ``/keys``
+    readings for the same days. ``provider_totals`` equals the sum over projects plus
+    unattributed, exactly.
+    """
+    now = ensure_utc(now)
+    window = _month_lines(lines, month, now, key_days, activity_through)
+    split = attribute(window, matcher)
+    projects = tuple(
+        build_project_report(project, split.lines_for(project.name), month, now)
+        for project in matcher.projects
+    )
+    return MonthReport(
+        month=month_start(month),
+        as_of=now,
+        projects=projects,
+        unattributed=split.unattributed,
+        provider_totals=split.provider_totals,
+    )
+
+
+def project_report(
+    matcher: Matcher,
+    project: str,
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    key_days: Iterable[KeyDay] = (),
+    activity_through: Mapping[str, date] | None = None,
+) -> ProjectReport:
+    """One project's report (name is case-insensitive); ``KeyError`` for an unknown project.
+
+    Attribution still looks at every line (a more specific matcher of another project may claim
+    a line), but only this project's aggregates are built, which keeps the slash command fast.
+    """
+    config = matcher.project(project)
+    if config is None:
+        raise KeyError(project)
+    now = ensure_utc(now)
+    window = _month_lines(lines, month, now, key_days, activity_through)
+    project_for = matcher.project_for
+    mine = [line for line in window if project_for(line) == config.name]
+    return build_project_report(config, mine, month, now)

@@ -1,0 +1,153 @@
+"""Builders for spend-domain tests: short names for the records the store would hand over."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from aispend.config import ProjectConfig
+from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, Provider
+from aispend.spend.model import KeyDay, SpendLine
+
+
+def D(text: str | int) -> Decimal:
+    return Decimal(text)
+
+
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def oa(
+    day: date,
+    amount: str | Decimal,
+    project: str | None = "proj_a",
+    key: str | None = None,
+    model: str | None = "gpt-4o",
+    detail: str | None = "gpt-4o, input",
+    provisional: bool = False,
+) -> SpendLine:
+    return SpendLine(
+        provider="openai",
+        day=day,
+        amount=Decimal(amount),
+        project_ref=project,
+        key_ref=key,
+        model=model,
+        detail=detail,
+        provisional=provisional,
+    )
+
+
+def orl(
+    day: date,
+    amount: str | Decimal,
+    key: str | None = "hash_a",
+    model: str | None = "anthropic/claude-sonnet-4",
+    route: str | None = "Anthropic",
+    provisional: bool = False,
+) -> SpendLine:
+    return SpendLine(
+        provider="openrouter",
+        day=day,
+        amount=Decimal(amount),
+        key_ref=key,
+        model=model,
+        detail=route,
+        provisional=provisional,
+    )
+
+
+def line(provider: Provider, day: date, amount: Decimal, **kw: Any) -> SpendLine:
+    return SpendLine(provider=provider, day=day, amount=amount, **kw)
+
+
+def project(name: str, **kw: Any) -> ProjectConfig:
+    return ProjectConfig(name=name, **kw)
+
+
+def key_day(day: date, key: str, usage: str, taken_at: datetime | None = None) -> KeyDay:
+    return KeyDay(
+        day=day,
+        key_hash=key,
+        usage_daily=Decimal(usage),
+        taken_at=taken_at or datetime(day.year, day.month, day.day, 23, 50, tzinfo=UTC),
+    )
+
+
+def snap(taken_at: datetime, usage: str, credits: str = "100") -> CreditSnapshot:
+    return CreditSnapshot(taken_at=taken_at, total_credits=Decimal(credits), total_usage=Decimal(usage))
+
+
+def or_key(
+    hash_: str,
+    limit: str | None = None,
+    remaining: str | None = None,
+    disabled: bool = False,
+    name: str | None = None,
+) -> OpenRouterKey:
+    return OpenRouterKey(
+        hash=hash_,
+        name=name or hash_,
+        label=None,
+        disabled=disabled,
+        limit=None if limit is None else Decimal(limit),
+        limit_remaining=None if remaining is None else Decimal(remaining),
+        limit_reset=None,
+        usage=Decimal(0),
+        usage_daily=Decimal(0),
+        usage_weekly=Decimal(0),
+        usage_monthly=Decimal(0),
+        byok_usage=Decimal(0),
+    )
+
+
+def activity(
+    day: date,
+    usage: str,
+    model: str = "openai/gpt-4o",
+    provider_name: str = "OpenAI",
+    requests: int = 1,
+    prompt: int = 0,
+    completion: int = 0,
+    reasoning: int = 0,
+    key: str = "hash_a",
+    byok: str = "0",
+) -> OpenRouterActivity:
+    return OpenRouterActivity(
+        day=day,
+        key_hash=key,
+        model=model,
+        provider_name=provider_name,
+        usage=Decimal(usage),
+        byok_usage=Decimal(byok),
+        requests=requests,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        reasoning_tokens=reasoning,
+    )
+
+
+def find_floats(value: object, path: str = "$") -> list[str]:
+    """Every path under ``value`` (dataclasses, dicts, sequences) that holds a float."""
+    if isinstance(value, float):
+        return [path]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: list[str] = []
+        for f in dataclasses.fields(value):
+            out += find_floats(getattr(value, f.name), f"{path}.{f.name}")
+        return out
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            out += find_floats(k, f"{path}[key]")
+            out += find_floats(v, f"{path}[{k!r}]")
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        out = []
+        for i, v in enumerate(value):
+            out += find_floats(v, f"{path}[{i}]")
+        return out
+    return []
