@@ -25,11 +25,15 @@ ACTION_ACK = "Done."
 
 
 def and_more(count: int) -> str:
-    return f"…and {count} more not shown. Narrow it down with `/aispend help`."
+    return f"…and {count} more sections not shown: Slack allows only so much in one message."
 
 
 def last_poll(when: str) -> str:
     return f"last poll {when}"
+
+
+def last_poll_line(when: str) -> str:
+    return f"Last poll {when}"
 
 
 def provider(name: Provider) -> str:
@@ -39,7 +43,9 @@ def provider(name: Provider) -> str:
 # -------------------------------------------------------------------------------------------- help
 
 HELP_TITLE = "aispend: AI API spend across OpenAI and OpenRouter"
-HELP_FALLBACK = "aispend commands: help, project <name>, projects, credits, models, routes, unattributed, health"
+HELP_FALLBACK = (
+    "aispend commands: help, project <name>, projects, credits, models, routes, unattributed, health"
+)
 HELP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("/aispend project <name>", "this month's spend, budget pace, providers, top models and trend"),
     ("/aispend projects", "every project on one line, plus unattributed spend"),
@@ -49,7 +55,9 @@ HELP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("/aispend unattributed", "spend no project claims, and how to claim it"),
     ("/aispend health", "what the last polls fetched, and any missing permissions"),
 )
-HELP_SHARE = "Add `share` to any command to post the answer in the channel, e.g. `/aispend project search share`."
+HELP_SHARE = (
+    "Add `share` to any command to post the answer in the channel, e.g. `/aispend project search share`."
+)
 
 
 def help_unknown(typed: str) -> str:
@@ -57,7 +65,7 @@ def help_unknown(typed: str) -> str:
 
 
 def help_missing_project() -> str:
-    return "Which project? Try `/aispend project <name>`; `/aispend projects` lists them."
+    return "Which project? Try `/aispend project &lt;name&gt;`; `/aispend projects` lists them."
 
 
 # ----------------------------------------------------------------------------------------- access
@@ -195,7 +203,9 @@ def projects_fallback(month: str, count: int) -> str:
 # ---------------------------------------------------------------------------------------- credits
 
 CREDITS_TITLE = "OpenRouter credits"
-CREDITS_UNKNOWN = "No OpenRouter credit reading yet. Is `OPENROUTER_MANAGEMENT_KEY` set? See `/aispend health`."
+CREDITS_UNKNOWN = (
+    "No OpenRouter credit reading yet. Is `OPENROUTER_MANAGEMENT_KEY` set? See `/aispend health`."
+)
 CREDITS_DEPLETED = ":red_circle: Credits are used up: requests fail with 402 until someone tops up."
 CREDITS_LOW = ":warning: Credits are low: top up soon."
 CREDITS_OK = ":large_green_circle: Credits are fine."
@@ -211,7 +221,9 @@ def balance(amount: str) -> str:
 
 
 def burn(amount: str, basis: str | None) -> str:
-    how = {"24h": " (last 24 h, higher than the 7-day average)", "7d": " (7-day average)"}.get(basis or "", "")
+    how = {"24h": " (last 24 h, higher than the 7-day average)", "7d": " (7-day average)"}.get(
+        basis or "", ""
+    )
     return f"*Burn*  `{amount}/day`{how}"
 
 

@@ -1,0 +1,205 @@
+"""The Bolt app factory: ``/aispend``, the App Home and button clicks, with no globals.
+
+Answers come from the store through ``SpendReader`` and are returned *in* the acknowledgement
+(``ack(response_type="ephemeral", …)``), so they use none of the response_url's five uses and
+arrive inside Slack's 3 seconds. ``… share`` acks a short confirmation and posts the answer
+``in_channel`` through ``respond``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_sdk import WebClient
+
+from aispend.clock import utcnow
+from aispend.reader import SpendReader
+from aispend.slack import messages as msg
+from aispend.slack.access import can_view
+from aispend.slack.blocks import (
+    Message,
+    credits_message,
+    health_message,
+    help_message,
+    limit_blocks,
+    models_message,
+    project_message,
+    projects_message,
+    refusal_message,
+    routes_message,
+    section,
+    text_message,
+    unattributed_message,
+    unknown_project_message,
+)
+from aispend.slack.commands import Command, parse_command, suggest
+from aispend.slack.home import REFRESH_ACTION, HomeAudience, publish_home
+from aispend.slack.mrkdwn import user_text
+from aispend.slack.web import Metrics
+from aispend.spend.model import ProjectReport
+
+COMMAND = "/aispend"
+ANY_ACTION = re.compile(r"^aispend_")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    message: Message
+    shareable: bool = False  # help, refusals and private projects never go to the channel
+    share_refusal: str | None = None  # said instead when ``share`` was asked for but not allowed
+
+
+def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -> Answer:
+    """The reply to one parsed command for ``user_id`` (pure apart from reading the store)."""
+    config = reader.config
+    kind = command.kind
+    if kind == "help" and command.not_understood and config.project(command.not_understood):
+        kind, command = "project", replace(command, argument=command.not_understood)  # `/aispend search`
+    match kind:
+        case "help":
+            note = None
+            if command.missing_argument:
+                note = msg.help_missing_project()
+            elif command.not_understood:
+                note = msg.help_unknown(user_text(command.not_understood))
+            return Answer(help_message(note))
+        case "project" | "models" if command.argument is not None:
+            project = config.project(command.argument)
+            if project is None:
+                known = [p.name for p in config.projects]
+                return Answer(
+                    unknown_project_message(
+                        user_text(command.argument), suggest(command.argument, known), known
+                    )
+                )
+            if not can_view(config, project, user_id):
+                return Answer(refusal_message(project.name))
+            refusal = msg.not_shareable_private(project.name) if project.visibility == "owner" else None
+            if kind == "models":
+                return Answer(models_message(reader.mix(now, project.name)), refusal is None, refusal)
+            report = reader.project_report(project.name, now)
+            if report is None:  # the config changed under us
+                return Answer(unknown_project_message(user_text(command.argument), [], []))
+            last_poll = reader.health(now).last_poll_at
+            return Answer(
+                project_message(report, tz=config.tz, last_poll_at=last_poll), refusal is None, refusal
+            )
+        case "models":
+            return Answer(models_message(reader.mix(now)), True)
+        case "projects":
+            month = reader.month_report(now)
+            last_poll = reader.health(now).last_poll_at
+
+            def visible(report: ProjectReport) -> bool:
+                # A shared list is read by the whole channel: show only what anyone may see.
+                return report.visibility == "public" if command.share else can_view(config, report, user_id)
+
+            reply = projects_message(month, visible=visible, tz=config.tz, last_poll_at=last_poll)
+            return Answer(reply, True)
+        case "credits":
+            return Answer(credits_message(reader.runway(now), tz=config.tz), True)
+        case "routes":
+            return Answer(routes_message(reader.routes(now)), True)
+        case "unattributed":
+            month = reader.month_report(now)
+            return Answer(unattributed_message(month.unattributed, month=month.month), True)
+        case "health":
+            return Answer(health_message(reader.health(now), tz=config.tz), True)
+    return Answer(help_message())
+
+
+def _with_note(message: Message, note: str) -> Message:
+    return Message(text=message.text, blocks=limit_blocks([section(note), *message.blocks]))
+
+
+def build_app(
+    *,
+    reader: SpendReader,
+    client: WebClient,
+    signing_secret: str,
+    clock: Callable[[], datetime] | None = None,
+    token_verification: bool = False,
+    metrics: Metrics | None = None,
+    audience: HomeAudience | None = None,
+    extensions: Sequence[Callable[[App], None]] = (),
+) -> App:
+    """Build the Bolt app with every listener registered; nothing global, everything injected.
+
+    ``client`` should come from :func:`aispend.slack.client.make_web_client` (retry handlers are
+    copied into each listener's client). ``metrics`` and ``audience`` are shared with the web app
+    and the post-poll Home refresh. ``extensions`` register more specific listeners (e.g. alert
+    buttons) *before* the catch-all ``aispend_*`` action handler, which only acknowledges.
+    """
+    now = clock or utcnow
+    counters = metrics if metrics is not None else Metrics()
+    homes = audience if audience is not None else HomeAudience()
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        token_verification_enabled=token_verification,
+        process_before_response=False,
+    )
+
+    def on_command(ack: Ack, command: dict[str, Any], respond: Respond, logger: logging.Logger) -> None:
+        parsed = parse_command(str(command.get("text") or ""))
+        user_id = str(command.get("user_id") or "")
+        counters.inc("aispend_slack_commands_total", command=parsed.kind)
+        try:
+            result = answer(reader, parsed, user_id, now())
+        except Exception:
+            logger.exception("answering /aispend %s failed", parsed.kind)
+            counters.inc("aispend_slack_errors_total", where="command")
+            ack(response_type="ephemeral", text=msg.ERROR, blocks=text_message(msg.ERROR).blocks)
+            return
+        reply = result.message
+        if not parsed.share or not result.shareable:
+            if parsed.share and result.share_refusal:
+                reply = _with_note(reply, result.share_refusal)
+            ack(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
+            return
+        ack(response_type="ephemeral", text=msg.SHARED)
+        try:
+            sent = respond(response_type="in_channel", text=reply.text, blocks=reply.blocks)
+            if sent.status_code != 200:
+                raise RuntimeError(f"response_url answered {sent.status_code}: {sent.body[:200]}")
+        except Exception:
+            logger.exception("sharing /aispend %s in the channel failed", parsed.kind)
+            counters.inc("aispend_slack_errors_total", where="share")
+
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") != "home":
+            return
+        user_id = str(event["user"])
+        homes.add(user_id)
+        publish_home(client, reader, user_id, now())
+
+    def on_refresh(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id = str(body["user"]["id"])
+        homes.add(user_id)
+        publish_home(client, reader, user_id, now())
+
+    def on_any_action(ack: Ack) -> None:
+        ack()
+
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:
+        logger.error("Slack request failed: %r (type=%s)", error, body.get("type"), exc_info=error)
+        counters.inc("aispend_slack_errors_total", where="listener")
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": msg.ERROR})
+
+    app.command(COMMAND)(on_command)
+    app.event("app_home_opened")(on_home_opened)
+    app.action(REFRESH_ACTION)(on_refresh)
+    for extend in extensions:
+        extend(app)
+    app.action(ANY_ACTION)(on_any_action)
+    app.error(on_error)
+    return app

@@ -1,0 +1,485 @@
+"""Pure Block Kit builders: reports in, ``Message`` (fallback text + blocks) out.
+
+Limits enforced here (https://docs.slack.dev/reference/block-kit/blocks): at most 50 blocks per
+message (100 in the Home tab) with an "…and N more" context block in place of the overflow,
+3000 characters per section text, 150 per header, 10 elements per context block. Every message
+carries fallback ``text`` for notifications and screen readers. Money goes through ``fmt_usd``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aispend.money import fmt_usd
+from aispend.reader import Health
+from aispend.records import Provider
+from aispend.slack import messages as msg
+from aispend.slack.mrkdwn import code, escape, mention
+from aispend.spend.model import (
+    MixReport,
+    MonthReport,
+    Pace,
+    PaceStatus,
+    ProjectReport,
+    RouteCost,
+    RoutesReport,
+    Runway,
+    Unattributed,
+)
+
+Block = dict[str, Any]
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_CONTEXT_CHARS = 2000
+MAX_FALLBACK_CHARS = 3000
+SPARK_DAYS = 14
+TOP_MODELS = 5
+_SPARKS = "▁▂▃▄▅▆▇█"
+_BAR_CELLS = 10
+
+PACE_EMOJI: dict[PaceStatus, str] = {
+    "on_track": ":large_green_circle:",
+    "at_risk": ":large_orange_circle:",
+    "over": ":red_circle:",
+    "insufficient_history": ":white_circle:",
+    "no_budget": ":heavy_minus_sign:",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    text: str
+    blocks: list[Block]
+
+
+# ------------------------------------------------------------------------------------ primitives
+
+
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a line end when one is near, marked with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    newline = cut.rfind("\n")
+    if newline > limit // 2:
+        cut = cut[:newline]
+    return cut + "…"
+
+
+def header(text: str) -> Block:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": clip(text, MAX_HEADER_CHARS), "emoji": True},
+    }
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}}
+
+
+def context(*texts: str) -> Block:
+    elements = [{"type": "mrkdwn", "text": clip(t, MAX_CONTEXT_CHARS)} for t in texts if t]
+    return {"type": "context", "elements": elements[:MAX_CONTEXT_ELEMENTS]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str = "") -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+def line_sections(lines: Iterable[str], *, title: str | None = None) -> list[Block]:
+    """Pack lines into as few sections as fit 3000 characters each (a line never splits)."""
+    blocks: list[Block] = []
+    current = title or ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MAX_SECTION_CHARS and current:
+            blocks.append(section(current))
+            candidate = line
+        current = candidate
+    if current:
+        blocks.append(section(current))
+    return blocks
+
+
+def limit_blocks(blocks: Sequence[Block], limit: int = MAX_MESSAGE_BLOCKS) -> list[Block]:
+    """Keep at most ``limit`` blocks; the last slot says how many were left out."""
+    if len(blocks) <= limit:
+        return list(blocks)
+    kept = list(blocks[: limit - 1])
+    return [*kept, context(msg.and_more(len(blocks) - len(kept)))]
+
+
+def message(text: str, blocks: Sequence[Block]) -> Message:
+    return Message(text=clip(text, MAX_FALLBACK_CHARS), blocks=limit_blocks(blocks))
+
+
+def money_column(amounts: Sequence[Decimal]) -> list[str]:
+    """``fmt_usd`` amounts right-aligned to a common width (shown in code spans)."""
+    texts = [fmt_usd(amount) for amount in amounts]
+    width = max((len(t) for t in texts), default=0)
+    return [t.rjust(width) for t in texts]
+
+
+def percent(value: Decimal, places: int = 0) -> str:
+    quantum = Decimal(1).scaleb(-places)
+    return f"{value.quantize(quantum, rounding=ROUND_HALF_EVEN)}%"
+
+
+def budget_bar(used_percent: Decimal) -> str:
+    """``▰▰▰▰▱▱▱▱▱▱ 42%``; full (never longer) past 100%."""
+    filled = int((used_percent / 10).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    filled = max(0, min(_BAR_CELLS, filled))
+    return "▰" * filled + "▱" * (_BAR_CELLS - filled) + " " + percent(used_percent)
+
+
+def sparkline(values: Sequence[Decimal]) -> str:
+    peak = max(values, default=Decimal(0))
+    if peak <= 0:
+        return _SPARKS[0] * len(values)
+    top = len(_SPARKS) - 1
+    out = []
+    for value in values:
+        index = int((max(value, Decimal(0)) / peak * top).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        out.append(_SPARKS[max(0, min(top, index))])
+    return "".join(out)
+
+
+def fmt_day(day: date) -> str:
+    return f"{day:%a} {day:%b} {day.day}"
+
+
+def fmt_moment(moment: datetime | None, tz: ZoneInfo) -> str:
+    if moment is None:
+        return msg.NO_POLL_YET
+    local = moment.astimezone(tz)
+    return f"{local:%b} {local.day} {local:%H:%M} ({tz.key})"
+
+
+def _month(day: date) -> str:
+    return f"{day:%B %Y}"
+
+
+def _provider_parts(totals: dict[Provider, Decimal]) -> str:
+    return " · ".join(f"{msg.provider(p)} {fmt_usd(v)}" for p, v in totals.items())
+
+
+# --------------------------------------------------------------------------------------- project
+
+
+def pace_text(pace: Pace) -> str:
+    forecast = fmt_usd(pace.forecast) if pace.forecast is not None else None
+    match pace.status:
+        case "insufficient_history":
+            return msg.pace_insufficient(pace.days_of_data)
+        case "no_budget":
+            return msg.pace_no_budget(forecast)
+        case "over":
+            return msg.pace_over(fmt_day(pace.crosses_on) if pace.crosses_on else None)
+        case "at_risk":
+            if forecast is None:
+                return msg.pace_over(None)
+            if pace.crosses_on is not None:
+                return msg.pace_at_risk(forecast, fmt_day(pace.crosses_on))
+            return msg.pace_at_risk_no_date(forecast)
+        case _:
+            return msg.pace_on_track(forecast or fmt_usd(pace.spent))
+
+
+def project_summary(report: ProjectReport) -> str:
+    """Total, budget bar and pace: shared by the project answer and the App Home."""
+    pace = report.pace
+    through = report.daily[-1].day if report.daily else report.as_of.date()
+    lines = [msg.spent_this_month(fmt_usd(report.total), fmt_day(through))]
+    if pace.budget is not None and pace.used_percent is not None:
+        lines.append(msg.budget_line(budget_bar(pace.used_percent), fmt_usd(pace.budget)))
+    lines.append(f"{PACE_EMOJI[pace.status]} {pace_text(pace)}")
+    return "\n".join(lines)
+
+
+def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: datetime | None) -> Message:
+    blocks: list[Block] = [header(msg.project_title(report.project, _month(report.month)))]
+    blocks.append(section(project_summary(report)))
+    if report.total == 0 and not report.by_provider:
+        blocks.append(section(msg.NO_SPEND_YET))
+    else:
+        providers = list(report.by_provider.items())
+        column = money_column([usd for _, usd in providers])
+        lines = [f"`{amt}`  {msg.provider(p)}" for amt, (p, _) in zip(column, providers, strict=True)]
+        blocks.append(section("\n".join([msg.BY_PROVIDER, *lines])))
+        top = report.by_model[:TOP_MODELS]
+        if top:
+            column = money_column([m.usd for m in top])
+            lines = [
+                f"`{amt}`  {escape(m.model)} · {msg.provider(m.provider)}"
+                for amt, m in zip(column, top, strict=True)
+            ]
+            if len(report.by_model) > TOP_MODELS:
+                lines.append(msg.more_models(len(report.by_model) - TOP_MODELS))
+            blocks.append(section("\n".join([msg.TOP_MODELS, *lines])))
+    days = report.daily[-SPARK_DAYS:]
+    if days:
+        values = [d.usd for d in days]
+        trend = msg.trend(len(days), sparkline(values), fmt_usd(max(values)))
+        provisional = [d.day for d in days if d.provisional]
+        if provisional:
+            trend += " · " + msg.trend_provisional(fmt_day(min(provisional)))
+        blocks.append(section(trend))
+    notes = [msg.owner(mention(report.owner)) if report.owner else msg.NO_OWNER]
+    if report.provisional_since is not None:
+        notes.append(msg.PROVISIONAL)
+    notes.append(msg.last_poll(fmt_moment(last_poll_at, tz)))
+    blocks.append(context(" · ".join(notes)))
+    pace = report.pace
+    budget = (
+        msg.budget_part(percent(pace.used_percent), fmt_usd(pace.budget))
+        if pace.budget is not None and pace.used_percent is not None
+        else ""
+    )
+    return message(
+        msg.project_fallback(report.project, fmt_usd(report.total), budget, pace_text(pace)), blocks
+    )
+
+
+# -------------------------------------------------------------------------------------- projects
+
+
+def projects_message(
+    month: MonthReport,
+    *,
+    visible: Callable[[ProjectReport], bool],
+    tz: ZoneInfo,
+    last_poll_at: datetime | None,
+) -> Message:
+    blocks: list[Block] = [header(msg.projects_title(_month(month.month)))]
+    shown = [p for p in month.projects if visible(p)]
+    column = money_column([p.total for p in shown] + [month.unattributed.total, month.total])
+    amounts = dict(zip([p.project for p in shown], column, strict=False))
+    lines: list[str] = []
+    for report in sorted(month.projects, key=lambda r: (-r.total, r.project.lower())):
+        if not visible(report):
+            lines.append(msg.restricted_line(report.project))
+            continue
+        pace = report.pace
+        has_budget = pace.budget is not None and pace.used_percent is not None
+        lines.append(
+            msg.project_row(
+                PACE_EMOJI[pace.status],
+                amounts[report.project],
+                report.project,
+                fmt_usd(pace.budget) if has_budget and pace.budget is not None else None,
+                percent(pace.used_percent) if has_budget and pace.used_percent is not None else None,
+            )
+        )
+    if not lines:
+        lines.append(msg.NO_PROJECTS)
+    lines.append(msg.unattributed_row(column[-2]))
+    if len(shown) == len(month.projects):  # a total would reveal restricted projects by subtraction
+        lines.append(msg.total_row(column[-1], _provider_parts(month.provider_totals)))
+    blocks.extend(line_sections(lines))
+    blocks.append(context(msg.last_poll(fmt_moment(last_poll_at, tz))))
+    return message(msg.projects_fallback(_month(month.month), len(month.projects)), blocks)
+
+
+# --------------------------------------------------------------------------------------- credits
+
+
+def runway_lines(runway: Runway, tz: ZoneInfo) -> list[str]:
+    if runway.balance is None:
+        return [msg.CREDITS_UNKNOWN]
+    status = {"depleted": msg.CREDITS_DEPLETED, "low": msg.CREDITS_LOW}.get(runway.status, msg.CREDITS_OK)
+    lines = [status, msg.balance(fmt_usd(runway.balance))]
+    if runway.burn_per_day is not None:
+        lines.append(msg.burn(fmt_usd(runway.burn_per_day), runway.basis))
+    if runway.days_left is not None:
+        when = fmt_day(runway.runs_out_on) if runway.runs_out_on else None
+        days = str(runway.days_left.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
+        lines.append(msg.runway(days, when) + " · " + msg.confidence(runway.confidence))
+    else:
+        lines.append(msg.RUNWAY_NONE)
+    if runway.stale:
+        lines.append(msg.credits_stale(fmt_moment(runway.snapshot_at, tz)))
+    return lines
+
+
+def credits_message(runway: Runway, *, tz: ZoneInfo) -> Message:
+    blocks: list[Block] = [header(msg.CREDITS_TITLE), section("\n".join(runway_lines(runway, tz)))]
+    if runway.low_keys:
+        caps = runway.low_keys
+        remaining = money_column([k.limit_remaining for k in caps])
+        lines = [
+            msg.low_key(rem, fmt_usd(k.limit), percent(k.percent_remaining), escape(k.name or k.key_hash))
+            for rem, k in zip(remaining, caps, strict=True)
+        ]
+        blocks.extend(line_sections(lines, title=msg.LOW_KEYS))
+    blocks.append(context(msg.last_poll(fmt_moment(runway.snapshot_at, tz))))
+    days = (
+        str(runway.days_left.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
+        if runway.days_left is not None
+        else None
+    )
+    balance = fmt_usd(runway.balance) if runway.balance is not None else "unknown"
+    return message(msg.credits_fallback(balance, days), blocks)
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+def _pp(value: Decimal) -> str:
+    shift = value.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    arrow = "↑" if shift > 0 else "↓" if shift < 0 else "→"
+    sign = "+" if shift > 0 else ""
+    return f"{arrow} {sign}{shift} pp"
+
+
+def models_message(mix: MixReport) -> Message:
+    project = escape(mix.project) if mix.project else None
+    blocks: list[Block] = [header(msg.models_title(mix.project))]
+    blocks.append(
+        section(msg.models_weeks(fmt_usd(mix.this_week), fmt_usd(mix.last_week), fmt_day(mix.week_start)))
+    )
+    if not mix.models:
+        blocks.append(section(msg.NO_MODELS))
+    else:
+        amounts = money_column([m.this_week for m in mix.models])
+        shares = [percent(m.share_now, 1) for m in mix.models]
+        width = max(len(s) for s in shares)
+        lines = []
+        for amount, share, model in zip(amounts, shares, mix.models, strict=True):
+            badge = msg.NEW_BADGE if model.is_new else _pp(model.shift_pp)
+            name = f"{escape(model.model)} · {msg.provider(model.provider)}"
+            lines.append(f"`{share.rjust(width)}` `{amount}`  {name}  {badge}")
+        blocks.extend(line_sections(lines))
+    return message(msg.models_fallback(project, fmt_usd(mix.this_week)), blocks)
+
+
+# ---------------------------------------------------------------------------------------- routes
+
+
+def routes_message(routes: RoutesReport) -> Message:
+    blocks: list[Block] = [header(msg.routes_title(fmt_day(routes.start), fmt_day(routes.end)))]
+    if not routes.routes:
+        blocks.append(section(msg.NO_ROUTES))
+        return message(msg.ROUTES_FALLBACK, blocks)
+    blocks.append(context(msg.ROUTES_LEGEND))
+    by_model: dict[str, list[RouteCost]] = {}
+    for route in routes.routes:
+        by_model.setdefault(route.model, []).append(route)
+    ordered = sorted(by_model.items(), key=lambda item: -sum((r.usd for r in item[1]), Decimal(0)))
+    all_routes = [r for _, rs in ordered for r in rs]
+    usd_col = dict(zip(map(id, all_routes), money_column([r.usd for r in all_routes]), strict=True))
+    per_m = [
+        fmt_usd(r.usd_per_million_tokens) + "/1M" if r.usd_per_million_tokens is not None else "–"
+        for r in all_routes
+    ]
+    width = max(len(p) for p in per_m)
+    per_m_col = dict(zip(map(id, all_routes), (p.rjust(width) for p in per_m), strict=True))
+    for model, model_routes in ordered:
+        lines = [f"*{escape(model)}*"]
+        for route in sorted(model_routes, key=lambda r: -r.usd):
+            lines.append(
+                f"`{usd_col[id(route)]}` `{per_m_col[id(route)]}`  {escape(route.provider_name)} "
+                f"({percent(route.share_of_model)})"
+            )
+        blocks.extend(line_sections(lines))
+    return message(msg.ROUTES_FALLBACK, blocks)
+
+
+# ---------------------------------------------------------------------------------- unattributed
+
+
+def unattributed_message(unattributed: Unattributed, *, month: date) -> Message:
+    blocks: list[Block] = [header(msg.unattributed_title(_month(month)))]
+    total = unattributed.total
+    if total == 0 and not unattributed.refs:
+        blocks.append(section(msg.ALL_ATTRIBUTED))
+        return message(msg.unattributed_fallback(fmt_usd(total)), blocks)
+    providers = list(unattributed.by_provider.items())
+    column = money_column([usd for _, usd in providers])
+    blocks.append(
+        section(
+            "\n".join(f"`{amt}`  {msg.provider(p)}" for amt, (p, _) in zip(column, providers, strict=True))
+        )
+    )
+    if unattributed.refs:
+        column = money_column([r.usd for r in unattributed.refs])
+        lines = []
+        for amt, ref in zip(column, unattributed.refs, strict=True):
+            what = msg.REF_KINDS.get(ref.kind, ref.kind)
+            ident = code(ref.ref) if ref.ref else ""
+            name = f" ({escape(ref.name)})" if ref.name and ref.name != ref.ref else ""
+            lines.append(f"`{amt}`  {what} {ident}{name}".rstrip())
+        blocks.extend(line_sections(lines, title=msg.UNATTRIBUTED_REFS))
+    blocks.append(context(msg.UNATTRIBUTED_FIX))
+    return message(msg.unattributed_fallback(fmt_usd(total)), blocks)
+
+
+# ---------------------------------------------------------------------------------------- health
+
+
+def health_message(health: Health, *, tz: ZoneInfo) -> Message:
+    blocks: list[Block] = [header(msg.HEALTH_TITLE)]
+    top = [msg.DATABASE_OK if health.database_ok else msg.DATABASE_DOWN]
+    top.append(msg.last_poll_line(fmt_moment(health.last_poll_at, tz)))
+    blocks.append(section("\n".join(top)))
+    lines = []
+    for endpoint in health.endpoints:
+        emoji, label = msg.HEALTH_STATUS.get(endpoint.last_status, (":white_circle:", endpoint.last_status))
+        line = f"{emoji} {msg.provider(endpoint.provider)} {code(endpoint.endpoint)}: {escape(label)}"
+        if endpoint.last_status == "error" and endpoint.error:
+            line += f" ({escape(clip(endpoint.error, 200))})"
+        if endpoint.last_status != "never":
+            line += ", " + (
+                msg.last_success(fmt_moment(endpoint.last_success_at, tz))
+                if endpoint.last_success_at
+                else msg.NEVER_SUCCEEDED
+            )
+        lines.append(line)
+    blocks.extend(line_sections(lines) if lines else [section(msg.NO_ENDPOINTS)])
+    if health.key_level_costs is not None:
+        blocks.append(context(msg.KEY_LEVEL_YES if health.key_level_costs else msg.KEY_LEVEL_NO))
+    ok = sum(1 for e in health.endpoints if e.last_status == "ok")
+    return message(msg.health_fallback(ok, len(health.endpoints)), blocks)
+
+
+# ------------------------------------------------------------------------------ help and refusals
+
+
+def help_message(note: str | None = None) -> Message:
+    blocks: list[Block] = []
+    if note:
+        blocks.append(section(note))
+    blocks.append(header(msg.HELP_TITLE))
+    blocks.append(section("\n".join(f"{code(usage)}  {escape(what)}" for usage, what in msg.HELP_COMMANDS)))
+    blocks.append(context(msg.HELP_SHARE))
+    return message(escape(msg.HELP_FALLBACK), blocks)
+
+
+def refusal_message(project: str) -> Message:
+    return message(msg.refusal_fallback(project), [section(msg.refusal(escape(project)))])
+
+
+def unknown_project_message(typed: str, suggestions: list[str], known: list[str]) -> Message:
+    text = msg.unknown_project(typed, [escape(s) for s in suggestions], [escape(k) for k in known])
+    return message(text, [section(text)])
+
+
+def text_message(text: str) -> Message:
+    return message(text, [section(text)])

@@ -1,0 +1,156 @@
+"""The App Home tab: the viewer's projects, the credit runway and open alerts.
+
+``home_view`` is pure; ``publish_home`` reads the store and publishes one view;
+``republish_homes`` is called after each poll so open Home tabs stay current.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from aispend.config import Config
+from aispend.money import fmt_usd
+from aispend.reader import SpendReader
+from aispend.records import Provider
+from aispend.slack import messages as msg
+from aispend.slack.access import owns
+from aispend.slack.blocks import (
+    MAX_HOME_BLOCKS,
+    Block,
+    button,
+    context,
+    divider,
+    fmt_moment,
+    header,
+    limit_blocks,
+    project_summary,
+    runway_lines,
+    section,
+)
+from aispend.spend.model import MonthReport, Runway
+
+logger = logging.getLogger(__name__)
+
+REFRESH_ACTION = "aispend_home_refresh"
+
+
+class HomeAudience:
+    """Users who opened the Home tab since this process started (thread-safe).
+
+    Kept in memory for now, so each replica republishes only for users it has seen and the set
+    is lost on restart (a user's next visit re-adds them). TODO: move it to the database so any
+    replica's post-poll job can republish every Home.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: set[str] = set()
+
+    def add(self, user_id: str) -> None:
+        with self._lock:
+            self._users.add(user_id)
+
+    def users(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(sorted(self._users))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._users)
+
+
+def home_view(
+    *, config: Config, month: MonthReport, runway: Runway, user_id: str, last_poll_at: datetime | None
+) -> dict[str, Any]:
+    tz = config.tz
+    admin = config.is_admin(user_id)
+    mine = [p for p in month.projects if owns(config, p, user_id)]
+    blocks: list[Block] = [header(msg.home_title(f"{month.month:%B %Y}"))]
+    parts: dict[Provider, Decimal]
+    if admin:
+        totals, parts = month.total, month.provider_totals
+    else:
+        totals = sum((p.total for p in mine), Decimal(0))
+        parts = {}
+        for report in mine:
+            for provider, usd in report.by_provider.items():
+                parts[provider] = parts.get(provider, Decimal(0)) + usd
+    part_text = " · ".join(f"{msg.provider(p)} {fmt_usd(v)}" for p, v in parts.items())
+    blocks.append(section(msg.home_total(fmt_usd(totals), part_text)))
+    blocks.append(
+        {"type": "actions", "elements": [button(msg.HOME_REFRESH, REFRESH_ACTION)]},
+    )
+    blocks.append(context(msg.home_updated(fmt_moment(last_poll_at, tz))))
+    blocks.append(divider())
+    blocks.append(section(msg.HOME_ALL_PROJECTS if admin else msg.HOME_YOUR_PROJECTS))
+    if not mine:
+        blocks.append(section(msg.HOME_NO_PROJECTS))
+    for report in sorted(mine, key=lambda r: (-r.total, r.project.lower())):
+        blocks.append(section(f"*{report.project}*\n{project_summary(report)}"))
+    tail: list[Block] = [
+        divider(),
+        section(msg.HOME_CREDITS + "\n" + "\n".join(runway_lines(runway, tz))),
+        divider(),
+        section(msg.HOME_ALERTS),
+        section(msg.HOME_NO_ALERTS),
+    ]
+    # The credit runway and alerts must survive truncation, so the project list gives way.
+    body = limit_blocks(blocks, MAX_HOME_BLOCKS - len(tail))
+    return {"type": "home", "blocks": [*body, *tail]}
+
+
+@dataclass(frozen=True, slots=True)
+class _HomeData:
+    config: Config
+    month: MonthReport
+    runway: Runway
+    last_poll_at: datetime | None
+
+    @classmethod
+    def read(cls, reader: SpendReader, now: datetime) -> _HomeData:
+        return cls(
+            reader.config, reader.month_report(now), reader.runway(now), reader.health(now).last_poll_at
+        )
+
+    def view(self, user_id: str) -> dict[str, Any]:
+        return home_view(
+            config=self.config,
+            month=self.month,
+            runway=self.runway,
+            user_id=user_id,
+            last_poll_at=self.last_poll_at,
+        )
+
+
+def publish_home(client: WebClient, reader: SpendReader, user_id: str, now: datetime) -> None:
+    """Publish one user's Home; Slack API errors propagate to the caller."""
+    client.views_publish(user_id=user_id, view=_HomeData.read(reader, now).view(user_id))
+
+
+def republish_homes(client: WebClient, reader: SpendReader, user_ids: Iterable[str], now: datetime) -> int:
+    """Publish fresh Homes after a poll, reading the store once. Returns how many were published.
+
+    A failure for one user (left the workspace, rate limited past retries) is logged and skipped.
+    """
+    users = list(user_ids)
+    if not users:
+        return 0
+    data = _HomeData.read(reader, now)
+    published = 0
+    for user_id in users:
+        try:
+            client.views_publish(user_id=user_id, view=data.view(user_id))
+        except SlackApiError as exc:
+            logger.warning("views.publish failed for %s: %s", user_id, exc.response.get("error"))
+            continue
+        published += 1
+    return published

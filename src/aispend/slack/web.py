@@ -1,0 +1,139 @@
+"""HTTP mode: a Starlette ASGI app around the sync Bolt app, plus health and metrics.
+
+``POST /slack/events`` hands the raw body to Bolt on a worker thread
+(``run_in_threadpool(app.dispatch, …)``), so a listener waiting for its ack never blocks the
+event loop. Bolt verifies the signature and timestamp before any listener runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+import uvicorn
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from aispend.clock import utcnow
+from aispend.reader import Health
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Metrics:
+    """Prometheus-style counters kept in memory (per process), rendered as text exposition."""
+
+    HELP: ClassVar[dict[str, str]] = {
+        "aispend_slack_commands_total": "Slash commands answered, by subcommand.",
+        "aispend_slack_errors_total": "Errors while handling Slack requests, by where they happened.",
+        "aispend_http_requests_total": "HTTP requests, by path and status.",
+    }
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, Labels], int] = {}
+
+    def inc(self, name: str, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def value(self, name: str, **labels: str) -> int:
+        with self._lock:
+            return self._counts.get((name, tuple(sorted(labels.items()))), 0)
+
+    def render(self) -> str:
+        with self._lock:
+            counts = dict(self._counts)
+        lines: list[str] = []
+        for name in sorted({n for n, _ in counts} | set(self.HELP)):
+            lines.append(f"# HELP {name} {self.HELP.get(name, name)}")
+            lines.append(f"# TYPE {name} counter")
+            for (metric, labels), count in sorted(counts.items()):
+                if metric != name:
+                    continue
+                label_text = ",".join(f'{k}="{_label(v)}"' for k, v in labels)
+                lines.append(f"{name}{{{label_text}}} {count}" if label_text else f"{name} {count}")
+        return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def health_payload(
+    health: Health | None, *, now: datetime, stale_after: timedelta | None
+) -> tuple[int, dict[str, object]]:
+    """(HTTP status, JSON body) for ``/healthz``: 503 when the database is down or unreadable."""
+    database = health is not None and health.database_ok
+    last = health.last_poll_at if health is not None else None
+    age = (now - last).total_seconds() if last is not None else None
+    fresh = age is not None and (stale_after is None or age <= stale_after.total_seconds())
+    return (200 if database else 503), {
+        "status": "ok" if database and fresh else "degraded",
+        "database": database,
+        "last_poll_at": last.isoformat() if last is not None else None,
+        "last_poll_age_seconds": round(age, 3) if age is not None else None,
+    }
+
+
+def create_web_app(
+    bolt_app: App,
+    *,
+    health: Callable[[], Health],
+    metrics: Metrics | None = None,
+    stale_after: timedelta | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The ASGI app: ``POST /slack/events``, ``GET /healthz``, ``GET /metrics``.
+
+    ``stale_after``: a last poll older than this makes ``/healthz`` say ``degraded`` (still 200;
+    the composition root passes a few poll intervals). ``health`` may raise when the database is
+    unreachable; that is reported as a 503.
+    """
+    counters = metrics if metrics is not None else Metrics()
+    now = clock or utcnow
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
+        counters.inc("aispend_http_requests_total", path="/slack/events", status=str(bolt_response.status))
+        return to_starlette_response(bolt_response)
+
+    async def healthz(_: Request) -> Response:
+        try:
+            current: Health | None = await run_in_threadpool(health)
+        except Exception:
+            current = None
+        status, payload = health_payload(current, now=now(), stale_after=stale_after)
+        counters.inc("aispend_http_requests_total", path="/healthz", status=str(status))
+        return JSONResponse(payload, status_code=status)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return PlainTextResponse(counters.render(), media_type="text/plain; version=0.0.4")
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ]
+    )
+
+
+def http_server(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for ``asgi`` (no lifespan: the app has no startup hooks)."""
+    config = uvicorn.Config(asgi, host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
+    return uvicorn.Server(config)
+
+
+def serve_http(asgi: Starlette, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM (blocks)."""
+    http_server(asgi, host, port).run()
