@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -200,7 +200,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     today = utcnow().date()
     probes: list[tuple[str, Callable[[], object]]] = []
     if openai is not None:
-        probes.append(("OpenAI costs (api.usage.read)", lambda: openai.costs(today, today)))
+        probes.append(("OpenAI costs (api.usage.read)", lambda: openai.costs(today, today + timedelta(days=1))))
     if openrouter is not None:
         probes.append(("OpenRouter credits (management key)", openrouter.credits))
     if not probes:
