@@ -200,7 +200,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     today = utcnow().date()
     probes: list[tuple[str, Callable[[], object]]] = []
     if openai is not None:
-        probes.append(("OpenAI costs (api.usage.read)", lambda: openai.costs(today, today + timedelta(days=1))))
+        tomorrow = today + timedelta(days=1)
+        probes.append(("OpenAI costs (api.usage.read)", lambda: openai.costs(today, tomorrow)))
     if openrouter is not None:
         probes.append(("OpenRouter credits (management key)", openrouter.credits))
     if not probes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import time as time_of_day
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -75,9 +75,9 @@ class DigestConfig(_Strict):
         return f"{hour:02d}:{minute:02d}"
 
     @property
-    def at(self) -> time:
+    def at(self) -> time_of_day:
         hour, minute = (int(part) for part in self.time.split(":"))
-        return time(hour, minute)
+        return time_of_day(hour, minute)
 
 
 class OpenRouterConfig(_Strict):
@@ -199,7 +199,9 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     try:
         value = Decimal(text)
     except ArithmeticError as exc:
-        raise yaml.constructor.ConstructorError(None, None, f"not a number: {text!r}", node.start_mark) from exc
+        raise yaml.constructor.ConstructorError(
+            None, None, f"not a number: {text!r}", node.start_mark
+        ) from exc
     if not value.is_finite():
         raise yaml.constructor.ConstructorError(None, None, f"not a finite number: {text!r}", node.start_mark)
     return value
@@ -268,9 +270,8 @@ def _cross_problems(data: dict[str, Any]) -> list[str]:
                 ref_text = str(ref).strip()
                 owner = claimed.get((field, ref_text))
                 if owner is not None and owner != name:
-                    problems.append(
-                        f"projects[{index}].{field}[{pos}]: {ref_text!r} is already claimed by project {owner!r}"
-                    )
+                    where = f"projects[{index}].{field}[{pos}]"
+                    problems.append(f"{where}: {ref_text!r} is already claimed by project {owner!r}")
                 claimed.setdefault((field, ref_text), name)
     return problems
 
@@ -303,7 +304,7 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read: {exc.strerror}"]) from None
     try:
-        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_DecimalLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

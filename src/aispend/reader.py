@@ -13,7 +13,7 @@ from typing import Protocol
 
 from aispend.config import Config
 from aispend.records import Provider
-from aispend.spend.model import MixReport, Mover, MonthReport, ProjectReport, RoutesReport, Runway
+from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway
 
 
 @dataclass(frozen=True, slots=True)

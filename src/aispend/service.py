@@ -20,7 +20,16 @@ from aispend.reader import EndpointHealth, Health
 from aispend.records import PROVIDERS
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs
-from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine
+from aispend.spend.model import (
+    KeyDay,
+    MixReport,
+    MonthReport,
+    Mover,
+    ProjectReport,
+    RoutesReport,
+    Runway,
+    SpendLine,
+)
 from aispend.spend.reports import month_report, prepare_lines, project_report
 from aispend.spend.runway import credit_runway
 from aispend.store import reads
@@ -34,8 +43,16 @@ _LOOKBACK = timedelta(days=15)
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
+    """Stored lines plus what the spend model needs to mark and fill provisional days."""
+
     matcher: Matcher
     lines: list[SpendLine]
+    key_days: list[KeyDay]
+    activity_through: dict[str, date]
+    now: datetime
+
+    def prepared(self) -> list[SpendLine]:
+        return prepare_lines(self.lines, self.key_days, self.now, activity_through=self.activity_through)
 
 
 class SpendService:
@@ -62,7 +79,7 @@ class SpendService:
         )
 
     def _load(self, session: Session, start: date, end: date, now: datetime, scope: Scope | None) -> _Loaded:
-        """Prepared lines (provisional marks, OpenRouter gaps filled) for ``[start, end)``."""
+        """Stored lines, key readings and activity coverage for ``[start, end)``."""
         matcher = build_matcher(self._config.projects, reads.directory(session))
         if scope is None:
             scope = reads.ALL
@@ -71,7 +88,7 @@ class SpendService:
         )
         key_days = reads.key_days(session, start, end, scope)
         through = reads.last_activity_days(session)
-        return _Loaded(matcher, prepare_lines(lines, key_days, now, activity_through=through))
+        return _Loaded(matcher, lines, key_days, through, now)
 
     # --------------------------------------------------------------------------- questions
 
@@ -85,14 +102,29 @@ class SpendService:
             matcher = build_matcher(self._config.projects, reads.directory(session))
             scope = self._scope_for(matcher, project.name)
             loaded = self._load(session, first, next_month(first), now, scope)
-        return project_report(loaded.matcher, project.name, loaded.lines, first, now)
+        return project_report(
+            loaded.matcher,
+            project.name,
+            loaded.lines,
+            first,
+            now,
+            key_days=loaded.key_days,
+            activity_through=loaded.activity_through,
+        )
 
     def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
         now = ensure_utc(now)
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
             loaded = self._load(session, first, next_month(first), now, None)
-        return month_report(loaded.matcher, loaded.lines, first, now)
+        return month_report(
+            loaded.matcher,
+            loaded.lines,
+            first,
+            now,
+            key_days=loaded.key_days,
+            activity_through=loaded.activity_through,
+        )
 
     def runway(self, now: datetime) -> Runway:
         now = ensure_utc(now)
@@ -103,7 +135,7 @@ class SpendService:
             loaded = self._load(
                 session, today - 8 * _DAY, today + _DAY, now, Scope(openai_projects=(), openai_keys=())
             )
-        openrouter = [line for line in loaded.lines if line.provider == "openrouter"]
+        openrouter = [line for line in loaded.prepared() if line.provider == "openrouter"]
         return credit_runway(
             snapshots,
             openrouter,
@@ -123,7 +155,7 @@ class SpendService:
         if project is not None:
             config = self._config.project(project)
             name = config.name if config is not None else project
-        return model_mix(loaded.lines, now, project=name, matcher=loaded.matcher)
+        return model_mix(loaded.prepared(), now, project=name, matcher=loaded.matcher)
 
     def routes(self, now: datetime) -> RoutesReport:
         now = ensure_utc(now)
@@ -137,7 +169,7 @@ class SpendService:
         today = now.date()
         with session_scope(self._engine) as session:
             loaded = self._load(session, today - _LOOKBACK, today + _DAY, now, None)
-        return movers(loaded.lines, loaded.matcher, now)
+        return movers(loaded.prepared(), loaded.matcher, now)
 
     def health(self, now: datetime) -> Health:
         if not ping(self._engine):
