@@ -28,8 +28,9 @@ LEADER_LOCK_ID = 0x616973706E64  # "aispnd": one constant for every replica of t
 class LeaderLock:
     """Holds ``pg_try_advisory_lock`` on a dedicated connection while this process leads."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: int = LEADER_LOCK_ID) -> None:
         self._engine = engine
+        self._key = key
         self._conn: Connection | None = None
         self._mutex = threading.Lock()
 
@@ -51,7 +52,7 @@ class LeaderLock:
                     self._drop()
             conn = self._engine.connect()
             got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": LEADER_LOCK_ID}).scalar()
+                conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": self._key}).scalar()
             )
             conn.commit()
             if got:
@@ -72,7 +73,7 @@ class LeaderLock:
         with self._mutex:
             if self._conn is not None:
                 try:
-                    self._conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LEADER_LOCK_ID})
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": self._key})
                     self._conn.commit()
                 finally:
                     self._drop()

@@ -1,0 +1,23 @@
+"""The quick start: ``aispend demo`` runs offline and shows what Slack would say."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from rich.console import Console
+
+from aispend.demo import run_demo
+
+
+def test_demo_runs_offline_and_prints_the_slack_answers() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, highlight=False)
+    assert run_demo(console=console, now=datetime(2026, 11, 27, 12, 30, tzinfo=UTC)) == 0
+    out = buffer.getvalue()
+    for title in ("/aispend project search", "/aispend projects", "/aispend credits", "App Home"):
+        assert title in out
+    assert "answered 429 + Retry-After" in out
+    assert "unattributed" in out
+    assert '"total_usd": "' in out  # the JSON contract: amounts as strings
+    assert "demo finished" in out

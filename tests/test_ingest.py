@@ -1,0 +1,279 @@
+"""Polling the simulated providers into the store, on SQLite and PostgreSQL.
+
+The expected figures come from the dataset itself (the exact truth the fake servers serve), so
+these tests check the whole path: HTTP clients, paging, retries, window replacement, attribution.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from aispend.config import Config, parse_config
+from aispend.ingest import Poller
+from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.service import SpendService
+from aispend.simulated import ANY, Dataset, SimulatedProviders
+from aispend.store import writes
+from aispend.store.engine import session_scope
+from aispend.store.models import OpenAICostDaily, OpenRouterActivityDaily, PollRun
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+MONTH = date(2026, 11, 1)
+END = TODAY + timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return Dataset.generate(TODAY)
+
+
+@pytest.fixture
+def providers(dataset: Dataset) -> Iterator[SimulatedProviders]:
+    with SimulatedProviders(dataset) as running:
+        yield running
+
+
+def make_poller(
+    engine: Engine, providers: SimulatedProviders, *, now: datetime = NOW, openai_key: str | None = None
+) -> Poller:
+    no_wait = lambda _seconds: None  # noqa: E731 - retries are asserted, not slept through
+    openai = OpenAIClient(openai_key or providers.openai.admin_key, providers.openai.base_url, sleep=no_wait)
+    openrouter = OpenRouterClient(
+        providers.openrouter.management_key, providers.openrouter.base_url, sleep=no_wait
+    )
+    return Poller(
+        engine,
+        openai=openai,
+        openrouter=openrouter,
+        backfill_days=60,
+        clock=lambda: now,
+        secrets=(providers.openai.admin_key, providers.openrouter.management_key, openai_key),
+    )
+
+
+def team_config(dataset: Dataset) -> Config:
+    ids = {p.name: p.id for p in dataset.openai_projects}
+    return parse_config(
+        {
+            "projects": [
+                {"name": "search", "openai_projects": ["search"], "openrouter_keys": ["search-prod"]},
+                {
+                    "name": "support",
+                    "openai_projects": [ids["support-bot"]],
+                    "openrouter_keys": ["support-prod"],
+                },
+                {"name": "pipeline", "openai_projects": ["data-pipeline"], "openrouter_keys": ["eval-batch"]},
+            ]
+        }
+    )
+
+
+def _openai_truth(dataset: Dataset, project: str) -> Decimal:
+    return dataset.openai_cost_total(MONTH, END, project_id=dataset_project_id(dataset, project))
+
+
+def dataset_project_id(dataset: Dataset, name: str) -> str:
+    return next(p.id for p in dataset.openai_projects if p.name == name)
+
+
+def _openrouter_truth(dataset: Dataset, key_name: str, *, end: date = END) -> Decimal:
+    return dataset.openrouter_usage_total(MONTH, end, key_hash=dataset.openrouter_key(key_name).hash)
+
+
+def _row_counts(engine: Engine) -> tuple[int, int]:
+    with session_scope(engine) as session:
+        costs = session.execute(select(func.count()).select_from(OpenAICostDaily)).scalar_one()
+        activity = session.execute(select(func.count()).select_from(OpenRouterActivityDaily)).scalar_one()
+    return costs, activity
+
+
+def test_totals_per_project_provider_and_model_equal_the_dataset_exactly(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    summary = make_poller(engine, providers).poll()
+    assert summary.ok, summary.errors
+    assert summary.key_level_costs is True
+    service = SpendService(engine, team_config(dataset))
+    report = service.month_report(NOW)
+
+    expected = {
+        "search": ("search", "search-prod"),
+        "support": ("support-bot", "support-prod"),
+        "pipeline": ("data-pipeline", "eval-batch"),
+    }
+    for project in report.projects:
+        oa_name, or_key = expected[project.project]
+        assert project.by_provider["openai"] == _openai_truth(dataset, oa_name)
+        assert project.by_provider["openrouter"] == _openrouter_truth(dataset, or_key)
+        assert project.total == _openai_truth(dataset, oa_name) + _openrouter_truth(dataset, or_key)
+
+    # Provider totals (projects + unattributed) are the whole month, org-level rows included.
+    assert report.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
+    assert report.provider_totals["openrouter"] == dataset.openrouter_usage_total(MONTH, END)
+    assert report.unattributed.by_provider["openai"] > 0  # org-level (null project) spend is reported
+
+    # Per model / line item: OpenAI by line item, OpenRouter by model on days activity covers.
+    search = service.project_report("search", NOW)
+    assert search is not None
+    search_id = dataset_project_id(dataset, "search")
+    for detail in (d for d in search.by_detail if d.provider == "openai"):
+        assert detail.usd == dataset.openai_cost_total(
+            MONTH, END, project_id=search_id, line_item=detail.detail
+        )
+    key_hash = dataset.openrouter_key("search-prod").hash
+    for model in (m for m in search.by_model if m.provider == "openrouter" and not m.model.startswith("(")):
+        assert model.usd == dataset.openrouter_usage_total(MONTH, TODAY, key_hash=key_hash, model=model.model)
+    assert search.provisional_since == TODAY
+
+
+def test_polling_again_changes_nothing_and_a_correction_replaces(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    make_poller(engine, providers).poll()
+    before = _row_counts(engine)
+    again = make_poller(engine, providers, now=NOW + timedelta(minutes=15)).poll()
+    assert again.ok
+    for result in again.results:
+        if result.endpoint in ("costs", "usage/completions", "usage/embeddings"):
+            assert (result.count.inserted, result.count.updated, result.count.deleted) == (0, 0, 0), result
+    assert _row_counts(engine) == before
+
+    # A late correction for a past day replaces the old amount instead of adding to it.
+    day = TODAY - timedelta(days=2)
+    victim = dataset.costs_on(day)[0]
+    original = victim.amount
+    try:
+        dataset.mutate_openai_cost(
+            day,
+            project_id=victim.project_id,
+            api_key_id=victim.api_key_id,
+            line_item=victim.line_item,
+            new_amount=original + Decimal("12.345678901"),
+        )
+        fixed = make_poller(engine, providers, now=NOW + timedelta(minutes=30)).poll()
+        costs = next(r for r in fixed.results if r.endpoint == "costs")
+        assert (costs.count.inserted, costs.count.updated, costs.count.deleted) == (0, 1, 0)
+        service = SpendService(engine, team_config(dataset))
+        assert service.month_report(NOW).provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
+        assert _row_counts(engine) == before
+    finally:
+        dataset.mutate_openai_cost(
+            day,
+            project_id=victim.project_id,
+            api_key_id=victim.api_key_id,
+            line_item=victim.line_item,
+            new_amount=original,
+        )
+
+
+def test_a_poll_killed_mid_ingest_then_a_clean_poll_gives_exact_totals(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(writes, "replace_openai_usage", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        make_poller(engine, providers).poll()
+    costs_after_crash, activity_after_crash = _row_counts(engine)
+    assert costs_after_crash > 0 and activity_after_crash == 0  # costs were committed, nothing after
+    monkeypatch.undo()
+
+    make_poller(engine, providers, now=NOW + timedelta(minutes=1)).poll()
+    report = SpendService(engine, team_config(dataset)).month_report(NOW + timedelta(minutes=1))
+    assert report.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
+    assert report.provider_totals["openrouter"] == dataset.openrouter_usage_total(MONTH, END)
+    assert _row_counts(engine)[0] == costs_after_crash
+
+
+def test_rate_limits_and_server_errors_are_retried(engine: Engine, providers: SimulatedProviders) -> None:
+    providers.openai.faults.add("/organization/costs", 429, headers={"Retry-After": "1"}, times=1)
+    providers.openrouter.faults.add("/keys", 500, times=1)
+    summary = make_poller(engine, providers).poll()
+    assert summary.ok, summary.errors
+    assert providers.openai.count("/organization/costs", status=429) == 1
+    assert providers.openrouter.count("/keys", status=500) == 1
+
+
+def test_failures_keep_stored_data_and_are_recorded(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    make_poller(engine, providers).poll()
+    config = team_config(dataset)
+    before = SpendService(engine, config).month_report(NOW)
+    rows_before = _row_counts(engine)
+
+    providers.openai.faults.add("/organization/costs", truncate=True, times=None)  # every attempt
+    providers.openrouter.faults.add("/credits", 403, times=None)
+    later = NOW + timedelta(minutes=15)
+    summary = make_poller(engine, providers, now=later).poll()
+    statuses = {(r.provider, r.endpoint): r.status for r in summary.results}
+    assert statuses[("openai", "costs")] == "error"
+    assert statuses[("openrouter", "credits")] == "permission_denied"
+    assert statuses[("openrouter", "keys")] == "ok"  # the rest of the poll goes on
+
+    assert _row_counts(engine) == rows_before
+    after = SpendService(engine, config).month_report(later)
+    assert after.provider_totals == before.provider_totals
+    health = SpendService(engine, config).health(later)
+    credits = next(e for e in health.endpoints if e.endpoint == "credits")
+    assert credits.last_status == "permission_denied" and credits.last_success_at == NOW
+    runway = SpendService(engine, config).runway(later)
+    assert runway.balance == dataset.openrouter_credits.balance  # the last good snapshot, not $0
+
+
+def test_first_poll_backfills_and_later_polls_refetch_the_month(
+    engine: Engine, providers: SimulatedProviders
+) -> None:
+    make_poller(engine, providers).poll()
+    first = [r for r in providers.openai.requests if r.path == "/organization/costs"]
+    assert first[0].query["start_time"] == [str(int(datetime(2026, 9, 28, tzinfo=UTC).timestamp()))]
+    providers.openai.reset_requests()
+    make_poller(engine, providers, now=NOW + timedelta(minutes=30)).poll()
+    later = [r for r in providers.openai.requests if r.path == "/organization/costs"]
+    assert later[0].query["start_time"] == [str(int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()))]
+    assert providers.openrouter.count("/activity") == len(
+        [k for k in providers.dataset.openrouter_keys if k.usage > 0]
+    )  # activity only once per UTC day: the second poll fetched none
+    assert not any(r.path == "/organization/projects" for r in providers.openai.requests)  # hourly
+
+
+def test_key_level_grouping_refused_falls_back_and_is_reported(engine: Engine, dataset: Dataset) -> None:
+    with SimulatedProviders(dataset) as providers:
+        providers.openai.reject_key_grouping = True
+        summary = make_poller(engine, providers).poll()
+    assert summary.key_level_costs is False
+    health = SpendService(engine, team_config(dataset)).health(NOW)
+    assert health.key_level_costs is False
+    report = SpendService(engine, team_config(dataset)).month_report(NOW)
+    assert report.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
+
+
+def test_keys_never_reach_logs_or_stored_errors(
+    engine: Engine, providers: SimulatedProviders, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "sk-admin-WRONGSECRET1234567890"
+    providers.openrouter.faults.add("/keys", 503, times=None)
+    with caplog.at_level(logging.DEBUG):
+        summary = make_poller(engine, providers, openai_key=wrong).poll()
+    assert not summary.ok
+    with session_scope(engine) as session:
+        stored = " ".join(run.error or "" for run in session.execute(select(PollRun)).scalars())
+    text = caplog.text + stored + " ".join(r.error or "" for r in summary.results)
+    for secret in (wrong, providers.openai.admin_key, providers.openrouter.management_key):
+        assert secret not in text
+    assert "permission" in stored or "401" in stored
+
+
+def test_org_level_rows_are_kept(engine: Engine, providers: SimulatedProviders, dataset: Dataset) -> None:
+    make_poller(engine, providers).poll()
+    report = SpendService(engine, team_config(dataset)).month_report(NOW)
+    org = [ref for ref in report.unattributed.refs if ref.kind == "org"]
+    assert org and org[0].usd == dataset.openai_cost_total(MONTH, END, project_id=None, api_key_id=ANY)
