@@ -79,7 +79,7 @@ class LeaderLock:
                     self._drop()
 
 
-def led(lock: LeaderLock, job: Callable[[], None], name: str) -> Callable[[], None]:
+def led(lock: LeaderLock, job: Callable[[], object], name: str) -> Callable[[], None]:
     """Run ``job`` only on the leader; log and swallow errors so the schedule keeps going."""
 
     def run() -> None:
@@ -98,7 +98,7 @@ def led(lock: LeaderLock, job: Callable[[], None], name: str) -> Callable[[], No
 def build_scheduler(
     config: Config,
     *,
-    poll: Callable[[], None],
+    poll: Callable[[], object],
     lock: LeaderLock,
     clock: Callable[[], datetime] = utcnow,
 ) -> BackgroundScheduler:

@@ -9,8 +9,6 @@ read back from the reader, not hard-coded, except in the pure builder tests.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
@@ -50,6 +47,7 @@ from aispend.spend.model import (
     Unattributed,
     UnattributedRef,
 )
+from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -369,23 +367,8 @@ class Server:
 def server(bolt_app: App, counting: CountingReader, metrics: Metrics) -> Iterator[Server]:
     """The Starlette app under uvicorn on a pre-bound loopback socket, in a thread."""
     asgi = create_web_app(bolt_app, health=lambda: counting.health(NOW), metrics=metrics, clock=lambda: NOW)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(asgi, lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not uv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        yield Server(f"http://127.0.0.1:{port}", http)
-    uv.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serve_in_thread(asgi) as url, httpx.Client(base_url=url, timeout=10) as http:
+        yield Server(url, http)
 
 
 # ------------------------------------------------------------------------------------------ helpers

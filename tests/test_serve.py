@@ -1,0 +1,88 @@
+"""``aispend serve`` wiring: settings in, the production app out, driven over loopback fakes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from slack_sdk.signature import SignatureVerifier
+
+from aispend.clock import utcnow
+from aispend.config import parse_config
+from aispend.serve import ServeError, build_runtime
+from aispend.settings import Settings
+from aispend.simulated import Dataset, SimulatedProviders
+from tests.fakes.asgi_server import serve_in_thread
+from tests.fakes.fake_slack import FakeSlack
+
+SECRET = "serve-signing-secret"
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def signed(body: str) -> dict[str, str]:
+    ts = str(int(time.time()))
+    return {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body) or "",
+    }
+
+
+def test_runtime_polls_and_answers_from_the_store(
+    tmp_path: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = Dataset.generate(utcnow().date())
+    config = parse_config(
+        {"projects": [{"name": "search", "openai_projects": ["search"], "openrouter_keys": ["search-prod"]}]}
+    )
+    with SimulatedProviders(dataset) as providers:
+        for key, value in providers.environ().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+        monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+        runtime = build_runtime(Settings(), config)
+        assert runtime.scheduler.get_job("poll") is not None
+        with serve_in_thread(runtime.web) as url, httpx.Client(base_url=url) as client:
+            assert client.get("/healthz").json()["last_poll_at"] is None
+            summary = runtime.poll()
+            assert summary is not None and summary.ok
+            check_answers(client, fake_slack)
+
+
+def check_answers(client: httpx.Client, fake_slack: FakeSlack) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["database"] is True
+    body = urlencode(
+        {"command": "/aispend", "text": "project search", "user_id": "U0ANYONE", "team_id": "T1",
+         "channel_id": "C1", "response_url": fake_slack.response_url(), "trigger_id": "1.2.3"}
+    )  # fmt: skip
+    answer = client.post("/slack/events", content=body, headers=signed(body))
+    assert answer.status_code == 200
+    assert "search" in answer.text and "$" in answer.text
+    assert "aispend_slack_commands_total" in client.get("/metrics").text
+    forged = client.post(
+        "/slack/events", content=body, headers={**signed(body), "x-slack-signature": "v0=00"}
+    )
+    assert forged.status_code == 401
+
+
+def test_runtime_requires_the_slack_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    with pytest.raises(ServeError, match="SLACK_SIGNING_SECRET"):
+        build_runtime(Settings(), parse_config({}))
+    with pytest.raises(ServeError, match="SLACK_APP_TOKEN"):
+        build_runtime(Settings(), parse_config({}), socket_mode=True)
