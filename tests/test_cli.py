@@ -69,6 +69,7 @@ def test_poll_then_spend_json_gives_exact_decimal_strings(
     everything = json.loads(capsys.readouterr().out)
     assert [p["project"] for p in everything["projects"]] == ["search", "support"]
     assert set(everything["unattributed"]) >= {"openai", "openrouter"}
+    assert all(isinstance(m["delta_usd"], str) for m in everything["movers"])
 
     assert main(["credits", "--json"]) == 0
     credits = json.loads(capsys.readouterr().out)

@@ -27,8 +27,8 @@ from aispend.money import fmt_usd
 from aispend.providers import OpenAIClient, OpenRouterClient, PermissionDenied, ProviderError
 from aispend.service import SpendService
 from aispend.settings import Settings, secret
-from aispend.spend.export import month_json, project_json, runway_json
-from aispend.spend.model import MonthReport, ProjectReport, Runway
+from aispend.spend.export import month_json, movers_json, project_json, runway_json
+from aispend.spend.model import MonthReport, Mover, ProjectReport, Runway
 from aispend.store.engine import StoreError, open_store
 
 log = logging.getLogger("aispend")
@@ -164,6 +164,18 @@ def print_month(report: MonthReport, console: Console) -> None:
     console.print(table)
 
 
+def print_movers(movers: Sequence[Mover], console: Console) -> None:
+    if not movers:
+        return
+    console.print("Week over week (7 complete UTC days vs the 7 before):")
+    for mover in movers:
+        pct = f" ({mover.delta_percent:+}%)" if mover.delta_percent is not None else ""
+        sign = "+" if mover.delta >= 0 else "-"
+        console.print(
+            f"  {mover.project}: {sign}{fmt_usd(abs(mover.delta))}{pct} → {fmt_usd(mover.this_week)}"
+        )
+
+
 def print_runway(runway: Runway, console: Console) -> None:
     if runway.balance is None:
         console.print(
@@ -262,10 +274,16 @@ def cmd_spend(args: argparse.Namespace, settings: Settings) -> int:
             print_project(report, _console())
         return EXIT_OK
     month_report = service.month_report(now, month)
+    movers = service.movers(now) if month is None else ()
     if args.json:
-        sys.stdout.write(json.dumps(month_json(month_report)) + "\n")
+        payload = month_json(month_report)
+        if month is None:
+            payload["movers"] = movers_json(movers)
+        sys.stdout.write(json.dumps(payload) + "\n")
     else:
-        print_month(month_report, _console())
+        console = _console()
+        print_month(month_report, console)
+        print_movers(movers, console)
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from aispend.cli import print_month, print_poll_summary
+from aispend.cli import print_month, print_movers, print_poll_summary
 from aispend.clock import month_start, next_month, utcnow
 from aispend.config import Config, parse_config
 from aispend.ingest import Poller
@@ -151,6 +151,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None, now: datetim
     service = SpendService(engine, config)
     out.print()
     print_month(service.month_report(now), out)
+    print_movers(service.movers(now), out)
     out.print("\n3) what Slack shows (as the admin who types the command):")
     for text in COMMANDS:
         reply = answer(service, parse_command(text), DEMO_ADMIN, now).message

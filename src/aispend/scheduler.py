@@ -51,9 +51,7 @@ class LeaderLock:
                     log.warning("lost the leader connection; trying to lead again")
                     self._drop()
             conn = self._engine.connect()
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": self._key}).scalar()
-            )
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": self._key}).scalar())
             conn.commit()
             if got:
                 self._conn = conn

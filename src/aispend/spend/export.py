@@ -9,6 +9,7 @@ The output contains only ``str``, ``int``, ``bool``, ``None``, ``list`` and ``di
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -16,9 +17,9 @@ from typing import Any
 from aispend.clock import ensure_utc
 from aispend.money import usd_str
 from aispend.records import PROVIDERS
-from aispend.spend.model import MonthReport, ProjectReport, Runway, Unattributed
+from aispend.spend.model import MonthReport, Mover, ProjectReport, Runway, Unattributed
 
-__all__ = ["instant_str", "month_json", "project_json", "runway_json", "unattributed_json"]
+__all__ = ["instant_str", "month_json", "movers_json", "project_json", "runway_json", "unattributed_json"]
 
 _CENT = Decimal("0.01")
 
@@ -98,6 +99,20 @@ def month_json(report: MonthReport) -> dict[str, Any]:
         "total_usd": usd_str(report.total),
         "by_provider": {p: usd_str(report.provider_totals.get(p, Decimal(0))) for p in PROVIDERS},
     }
+
+
+def movers_json(movers: Sequence[Mover]) -> list[dict[str, Any]]:
+    """Week-over-week movers (7 complete UTC days vs the 7 before), largest change first."""
+    return [
+        {
+            "project": m.project,
+            "this_week_usd": usd_str(m.this_week),
+            "last_week_usd": usd_str(m.last_week),
+            "delta_usd": usd_str(m.delta),
+            "delta_percent": _opt(m.delta_percent),
+        }
+        for m in movers
+    ]
 
 
 def runway_json(runway: Runway) -> dict[str, Any]:
