@@ -24,11 +24,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from aispend.config import Config, parse_config
+from aispend.store import writes
 from aispend.store.engine import make_engine, migrate
 from aispend.store.models import (
+    IngestMark,
     OpenAICostDaily,
     OpenAIKeyName,
     OpenAIProjectName,
@@ -354,7 +356,7 @@ class ReportSizes:
 
     @property
     def tag(self) -> str:
-        return f"p{self.projects}-m{self.models}-d{self.days}-u{self.unconfigured}-v1"
+        return f"p{self.projects}-m{self.models}-d{self.days}-u{self.unconfigured}-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,6 +603,21 @@ def build_report_store(engine: Engine, sizes: ReportSizes, now: datetime = REPOR
             conn, table_of(OpenRouterActivityDaily), activity_rows()
         )
         counts["openrouter_key_day"] = _insert_batches(conn, table_of(OpenRouterKeyDay), key_day_rows())
+        # What a daily poll leaves behind: /activity fetched today for every key.
+        counts["ingest_mark"] = _insert_batches(
+            conn,
+            table_of(IngestMark),
+            iter(
+                [
+                    {"name": f"openrouter.activity.{h}", "value": today.isoformat(), "updated_at": taken}
+                    for p in projects
+                    for h in p.router_keys
+                ]
+            ),
+        )
+    with Session(engine) as session:  # the rollups ingest keeps, built once for the bulk load
+        writes.rebuild_rollups(session)
+        session.commit()
     if engine.dialect.name == "postgresql":  # autovacuum would analyze a table this size soon anyway
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))

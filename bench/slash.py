@@ -114,6 +114,9 @@ class TimedReader:
     def movers(self, now: datetime) -> tuple[Mover, ...]:
         return self._time("movers", lambda: self.inner.movers(now))
 
+    def last_poll_at(self) -> datetime | None:
+        return self._time("last_poll_at", self.inner.last_poll_at)
+
     def health(self, now: datetime) -> Health:
         return self._time("health", lambda: self.inner.health(now))
 

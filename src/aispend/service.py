@@ -1,58 +1,52 @@
 """``SpendService``: the store read through the spend model (implements ``reader.SpendReader``).
 
-The one place that knows both the tables and the domain: it reads the fewest rows a question
-needs (one project's ids only for ``/aispend project``), hands plain records to ``aispend.spend``
-and returns its results. A report costs a constant number of indexed range queries, whatever the
-length of the stored history.
+The one place that knows both the tables and the domain. Reports read the rollups the store keeps
+at ingest (``spend_month``, ``spend_day``), never every stored row, and only the references a
+question needs (one project's ids for ``/aispend project``): a report costs a constant number of
+indexed range queries whatever the length of the history. Names for attribution are cached and
+reloaded only when a poll has written something since (one primary-key lookup per question).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, next_month
 from aispend.config import Config
+from aispend.money import from_nanos
 from aispend.reader import EndpointHealth, Health
 from aispend.records import PROVIDERS
 from aispend.spend.attribution import Matcher, build_matcher
-from aispend.spend.mix import model_mix, movers, route_costs
-from aispend.spend.model import (
-    KeyDay,
-    MixReport,
-    MonthReport,
-    Mover,
-    ProjectReport,
-    RoutesReport,
-    Runway,
-    SpendLine,
+from aispend.spend.mix import model_mix, movers, route_costs, weeks
+from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine
+from aispend.spend.reports import fill_openrouter_gaps
+from aispend.spend.rollups import (
+    DayRow,
+    daily_by_project,
+    month_report_from_rollups,
+    project_report_from_rollups,
 )
-from aispend.spend.reports import month_report, prepare_lines, project_report
 from aispend.spend.runway import credit_runway
 from aispend.store import reads
 from aispend.store.engine import ping, session_scope
 from aispend.store.reads import Scope
 
 _DAY = timedelta(days=1)
-# Mix, movers and runway look back two full weeks plus today.
-_LOOKBACK = timedelta(days=15)
+_NO_OPENAI: Collection[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
-    """Stored lines plus what the spend model needs to mark and fill provisional days."""
-
-    matcher: Matcher
-    lines: list[SpendLine]
-    key_days: list[KeyDay]
-    activity_through: dict[str, date]
-    now: datetime
-
-    def prepared(self) -> list[SpendLine]:
-        return prepare_lines(self.lines, self.key_days, self.now, activity_through=self.activity_through)
+class _MonthData:
+    month_lines: list[SpendLine]
+    daily: dict[str | None, dict[date, Decimal]]
+    fills: list[SpendLine]
 
 
 class SpendService:
@@ -64,6 +58,8 @@ class SpendService:
         self._engine = engine
         self._config = config
         self._stale_after = stale_after
+        self._lock = threading.Lock()
+        self._cached: tuple[int, Matcher] | None = None
 
     @property
     def config(self) -> Config:
@@ -71,24 +67,74 @@ class SpendService:
 
     # ------------------------------------------------------------------------------ helpers
 
-    def _scope_for(self, matcher: Matcher, project: str) -> Scope:
+    def _matcher(self, session: Session) -> Matcher:
+        """Matchers resolved against the stored names, rebuilt only after a new poll run."""
+        generation = reads.generation(session)
+        with self._lock:
+            if self._cached is not None and self._cached[0] == generation:
+                return self._cached[1]
+        matcher = build_matcher(self._config.projects, reads.directory(session))
+        with self._lock:
+            self._cached = (generation, matcher)
+        return matcher
+
+    @staticmethod
+    def _scope_for(matcher: Matcher, project: str) -> Scope:
         return Scope(
             openai_projects=[ref for ref, name in matcher.openai_projects.items() if name == project],
             openai_keys=[ref for ref, name in matcher.openai_keys.items() if name == project],
             openrouter_keys=[ref for ref, name in matcher.openrouter_keys.items() if name == project],
         )
 
-    def _load(self, session: Session, start: date, end: date, now: datetime, scope: Scope | None) -> _Loaded:
-        """Stored lines, key readings and activity coverage for ``[start, end)``."""
-        matcher = build_matcher(self._config.projects, reads.directory(session))
-        if scope is None:
-            scope = reads.ALL
-        lines = reads.openai_lines(session, start, end, scope) + reads.openrouter_lines(
-            session, start, end, scope
-        )
+    @staticmethod
+    def _fills(
+        session: Session,
+        rows: Sequence[DayRow[int]],
+        start: date,
+        end: date,
+        now: datetime,
+        scope: Scope,
+    ) -> list[SpendLine]:
+        """Provisional OpenRouter lines for key-days ``/activity`` does not cover yet."""
+        through = reads.activity_through(session, scope.openrouter_keys)
+        uncovered = [
+            SpendLine(provider="openrouter", day=day, amount=from_nanos(nanos), key_ref=key)
+            for provider, day, _project, key, nanos in rows
+            if provider == "openrouter" and key is not None and day > through.get(key, date.min)
+        ]
         key_days = reads.key_days(session, start, end, scope)
-        through = reads.last_activity_days(session)
-        return _Loaded(matcher, lines, key_days, through, now)
+        filled = fill_openrouter_gaps(uncovered, key_days, now, activity_through=through)
+        return [line for line in filled if line.provisional and line.model is None]
+
+    def _month_data(
+        self, session: Session, matcher: Matcher, first: date, now: datetime, scope: Scope
+    ) -> _MonthData:
+        end = next_month(first)
+        rows = reads.day_rows(session, first, end, scope)
+        fills = self._fills(session, rows, first, end, now, scope)
+        nanos = daily_by_project(rows, matcher)
+        daily = {project: {day: from_nanos(n) for day, n in days.items()} for project, days in nanos.items()}
+        for line in fills:
+            project = matcher.project_for(line)
+            days = daily.setdefault(project, {})
+            days[line.day] = days.get(line.day, Decimal(0)) + line.amount
+        return _MonthData(reads.month_lines(session, first, scope), daily, fills)
+
+    def _recent_lines(self, session: Session, now: datetime, scope: Scope = reads.ALL) -> list[SpendLine]:
+        """Two weeks of spend summed per week (lines dated each week's first day) plus the
+        provisional OpenRouter fills of those days: what mix and movers compare."""
+        wk = weeks(now)
+        end = wk.this_end + _DAY
+        lines = reads.week_lines(session, wk.last_start, wk.this_start, end, scope)
+        rows = reads.day_rows(
+            session,
+            wk.last_start,
+            end,
+            Scope(openai_projects=_NO_OPENAI, openrouter_keys=scope.openrouter_keys)
+            if scope.openrouter_keys is not None
+            else Scope(openai_projects=_NO_OPENAI),
+        )
+        return [*lines, *self._fills(session, rows, wk.last_start, end, now, scope)]
 
     # --------------------------------------------------------------------------- questions
 
@@ -99,46 +145,38 @@ class SpendService:
             return None
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
-            matcher = build_matcher(self._config.projects, reads.directory(session))
-            scope = self._scope_for(matcher, project.name)
-            loaded = self._load(session, first, next_month(first), now, scope)
-        return project_report(
-            loaded.matcher,
-            project.name,
-            loaded.lines,
-            first,
-            now,
-            key_days=loaded.key_days,
-            activity_through=loaded.activity_through,
+            matcher = self._matcher(session)
+            data = self._month_data(session, matcher, first, now, self._scope_for(matcher, project.name))
+        return project_report_from_rollups(
+            matcher, project.name, data.month_lines, data.daily, data.fills, first, now
         )
 
     def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
         now = ensure_utc(now)
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
-            loaded = self._load(session, first, next_month(first), now, None)
-        return month_report(
-            loaded.matcher,
-            loaded.lines,
-            first,
-            now,
-            key_days=loaded.key_days,
-            activity_through=loaded.activity_through,
-        )
+            matcher = self._matcher(session)
+            data = self._month_data(session, matcher, first, now, reads.ALL)
+        return month_report_from_rollups(matcher, data.month_lines, data.daily, data.fills, first, now)
 
     def runway(self, now: datetime) -> Runway:
         now = ensure_utc(now)
         today = now.date()
+        start, end = today - 8 * _DAY, today + _DAY
+        openrouter_only = Scope(openai_projects=_NO_OPENAI)
         with session_scope(self._engine) as session:
             snapshots = reads.credit_snapshots(session, now - timedelta(hours=48))
             keys = reads.openrouter_keys(session)
-            loaded = self._load(
-                session, today - 8 * _DAY, today + _DAY, now, Scope(openai_projects=(), openai_keys=())
-            )
-        openrouter = [line for line in loaded.prepared() if line.provider == "openrouter"]
+            rows = reads.day_rows(session, start, end, openrouter_only)
+            fills = self._fills(session, rows, start, end, now, reads.ALL)
+        lines = [
+            SpendLine(provider="openrouter", day=day, amount=from_nanos(nanos), key_ref=key)
+            for provider, day, _project, key, nanos in rows
+            if provider == "openrouter"
+        ]
         return credit_runway(
             snapshots,
-            openrouter,
+            [*lines, *fills],
             keys,
             now,
             low_credit_usd=self._config.openrouter.low_credit_usd,
@@ -148,28 +186,31 @@ class SpendService:
 
     def mix(self, now: datetime, project: str | None = None) -> MixReport:
         now = ensure_utc(now)
-        today = now.date()
+        config = self._config.project(project) if project is not None else None
         with session_scope(self._engine) as session:
-            loaded = self._load(session, today - _LOOKBACK, today + _DAY, now, None)
-        name = None
-        if project is not None:
-            config = self._config.project(project)
-            name = config.name if config is not None else project
-        return model_mix(loaded.prepared(), now, project=name, matcher=loaded.matcher)
+            matcher = self._matcher(session)
+            scope = self._scope_for(matcher, config.name) if config is not None else reads.ALL
+            lines = self._recent_lines(session, now, scope)
+        name = config.name if config is not None else project
+        return model_mix(lines, now, project=name, matcher=matcher)
 
     def routes(self, now: datetime) -> RoutesReport:
         now = ensure_utc(now)
-        today = now.date()
+        wk = weeks(now)
         with session_scope(self._engine) as session:
-            activity = reads.activity(session, today - 8 * _DAY, today)
-        return route_costs(activity, now)
+            totals = reads.route_totals(session, wk.this_start, wk.this_end + _DAY)
+        return route_costs(totals, now)
 
     def movers(self, now: datetime) -> tuple[Mover, ...]:
         now = ensure_utc(now)
-        today = now.date()
         with session_scope(self._engine) as session:
-            loaded = self._load(session, today - _LOOKBACK, today + _DAY, now, None)
-        return movers(loaded.prepared(), loaded.matcher, now)
+            matcher = self._matcher(session)
+            lines = self._recent_lines(session, now)
+        return movers(lines, matcher, now)
+
+    def last_poll_at(self) -> datetime | None:
+        with session_scope(self._engine) as session:
+            return reads.last_poll_at(session)
 
     def health(self, now: datetime) -> Health:
         if not ping(self._engine):

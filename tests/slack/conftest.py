@@ -244,6 +244,10 @@ class InMemoryReader:
         self.calls.append("movers")
         return ()
 
+    def last_poll_at(self) -> datetime | None:
+        self.calls.append("last_poll_at")
+        return NOW - timedelta(minutes=5)
+
     def health(self, now: datetime) -> Health:
         self.calls.append("health")
         five = now - timedelta(minutes=5)
@@ -296,6 +300,10 @@ class CountingReader:
     def movers(self, now: datetime) -> tuple[Mover, ...]:
         self.calls.append("movers")
         return self.inner.movers(now)
+
+    def last_poll_at(self) -> datetime | None:
+        self.calls.append("last_poll_at")
+        return self.inner.last_poll_at()
 
     def health(self, now: datetime) -> Health:
         self.calls.append("health")

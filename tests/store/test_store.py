@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select, text
 
+from aispend.clock import next_month
 from aispend.records import OpenAICost, OpenRouterActivity, OpenRouterCredits
 from aispend.store import reads, writes
 from aispend.store.engine import migrate, session_scope
@@ -26,10 +27,16 @@ def test_money_sums_exactly_where_a_float_column_would_drift(engine: Engine) -> 
     with session_scope(engine) as session:
         writes.replace_openai_costs(session, start, start + timedelta(days=1000), rows)
     with session_scope(engine) as session:
-        lines = reads.openai_lines(session, start, start + timedelta(days=1000))
         total_nanos = session.execute(select(func.sum(OpenAICostDaily.amount_nanos))).scalar_one()
-    assert sum((line.amount for line in lines), Decimal(0)) == Decimal("10000")
+        days = reads.day_rows(session, start, start + timedelta(days=1000))
+        months = []
+        month = start
+        while month < start + timedelta(days=1000):
+            months += reads.month_lines(session, month)
+            month = next_month(month)
     assert total_nanos == 10_000 * 10**9
+    assert sum(row[4] for row in days) == 10_000 * 10**9  # the day rollup
+    assert sum((line.amount for line in months), Decimal(0)) == Decimal("10000")  # the month rollup
 
 
 def test_repolling_a_window_changes_nothing_and_corrections_replace(engine: Engine) -> None:
@@ -47,11 +54,13 @@ def test_repolling_a_window_changes_nothing_and_corrections_replace(engine: Engi
         fixed = writes.replace_openai_costs(session, D1, end, corrected)
     assert (fixed.inserted, fixed.updated, fixed.deleted) == (0, 1, 1)
     with session_scope(engine) as session:
-        lines = reads.openai_lines(session, D1, end)
+        lines = reads.month_lines(session, D1)
+        days = reads.day_rows(session, D1, end)
     assert {(line.project_ref, line.amount) for line in lines} == {
         ("proj_a", Decimal("1.30")),
         (None, Decimal("0.75")),
     }
+    assert sorted((row[1], row[2], row[4]) for row in days if row[2]) == [(D1, "proj_a", 1_300_000_000)]
 
 
 def test_window_replacement_leaves_days_outside_the_window_alone(engine: Engine) -> None:
@@ -61,8 +70,8 @@ def test_window_replacement_leaves_days_outside_the_window_alone(engine: Engine)
         )
         writes.replace_openai_costs(session, D1 + timedelta(days=1), D1 + timedelta(days=2), [])
     with session_scope(engine) as session:
-        lines = reads.openai_lines(session, D1, D1 + timedelta(days=5))
-    assert [(line.day, line.amount) for line in lines] == [(D1, Decimal("5"))]
+        days = reads.day_rows(session, D1, D1 + timedelta(days=5))
+    assert [(row[1], row[4]) for row in days] == [(D1, 5 * 10**9)]
 
 
 def test_rows_sharing_a_natural_key_are_summed_not_lost(engine: Engine) -> None:
@@ -73,7 +82,7 @@ def test_rows_sharing_a_natural_key_are_summed_not_lost(engine: Engine) -> None:
     with session_scope(engine) as session:
         writes.replace_openrouter_activity(session, "h1", D1, D1 + timedelta(days=1), rows)
     with session_scope(engine) as session:
-        lines = reads.openrouter_lines(session, D1, D1 + timedelta(days=1))
+        lines = reads.month_lines(session, D1)
     assert len(lines) == 1 and lines[0].amount == Decimal("0.75") and lines[0].requests == 3
 
 
@@ -96,4 +105,4 @@ def test_migrations_are_idempotent(engine: Engine) -> None:
     migrate(engine)
     with engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    assert version == "0001"
+    assert version == "0002"

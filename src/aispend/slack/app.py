@@ -88,7 +88,7 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
             report = reader.project_report(project.name, now)
             if report is None:  # the config changed under us
                 return Answer(unknown_project_message(user_text(command.argument), [], []))
-            last_poll = reader.health(now).last_poll_at
+            last_poll = reader.last_poll_at()
             return Answer(
                 project_message(report, tz=config.tz, last_poll_at=last_poll), refusal is None, refusal
             )
@@ -96,7 +96,7 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
             return Answer(models_message(reader.mix(now)), True)
         case "projects":
             month = reader.month_report(now)
-            last_poll = reader.health(now).last_poll_at
+            last_poll = reader.last_poll_at()
 
             def visible(report: ProjectReport) -> bool:
                 # A shared list is read by the whole channel: show only what anyone may see.

@@ -117,9 +117,7 @@ class _HomeData:
 
     @classmethod
     def read(cls, reader: SpendReader, now: datetime) -> _HomeData:
-        return cls(
-            reader.config, reader.month_report(now), reader.runway(now), reader.health(now).last_poll_at
-        )
+        return cls(reader.config, reader.month_report(now), reader.runway(now), reader.last_poll_at())
 
     def view(self, user_id: str) -> dict[str, Any]:
         return home_view(

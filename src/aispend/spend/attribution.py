@@ -83,16 +83,20 @@ class Matcher:
 
     def project_for(self, line: SpendLine) -> str | None:
         """The project name a line belongs to, or None when it is unattributed."""
-        if line.provider == "openai":
-            if line.key_ref is not None:
-                found = self.openai_keys.get(line.key_ref)
+        return self.project_for_ref(line.provider, line.project_ref, line.key_ref)
+
+    def project_for_ref(self, provider: Provider, project_ref: str | None, key_ref: str | None) -> str | None:
+        """The same decision from the references alone (for rollups that carry no other field)."""
+        if provider == "openai":
+            if key_ref is not None:
+                found = self.openai_keys.get(key_ref)
                 if found is not None:
                     return found
-            if line.project_ref is not None:
-                return self.openai_projects.get(line.project_ref)
+            if project_ref is not None:
+                return self.openai_projects.get(project_ref)
             return None
-        if line.key_ref is not None:
-            return self.openrouter_keys.get(line.key_ref)
+        if key_ref is not None:
+            return self.openrouter_keys.get(key_ref)
         return None
 
     def project(self, name: str) -> ProjectConfig | None:

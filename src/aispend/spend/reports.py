@@ -16,7 +16,7 @@ user from mistaking a figure that will move for a final one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -194,12 +194,33 @@ def daily_series(lines: Iterable[SpendLine], first: date, last: date, today: dat
     return tuple(points)
 
 
+def series_from_amounts(
+    amounts: Mapping[date, Decimal], provisional: set[date], first: date, last: date, today: date
+) -> tuple[DayPoint, ...]:
+    """:func:`daily_series` from per-day amounts already summed (the day rollup)."""
+    marked = provisional | {today}
+    points: list[DayPoint] = []
+    day = first
+    while day <= last:
+        points.append(DayPoint(day=day, usd=amounts.get(day, _ZERO), provisional=day in marked))
+        day += _DAY
+    return tuple(points)
+
+
 def build_project_report(
-    project: ProjectConfig, lines: Sequence[SpendLine], month: date, now: datetime
+    project: ProjectConfig,
+    lines: Sequence[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    daily: Mapping[date, Decimal] | None = None,
+    provisional_days: Collection[date] = (),
 ) -> ProjectReport:
     """Aggregate one project's already prepared and attributed lines for the month.
 
-    Lines outside the month window are ignored, so callers may pass a wider range.
+    Lines outside the month window are ignored, so callers may pass a wider range. With
+    ``daily`` (UTC day → amount, from the day rollup) the daily series and pace come from it and
+    ``lines`` may be month totals; the caller guarantees both sum the same rows.
     """
     now = ensure_utc(now)
     first, last = month_window(month, now)
@@ -219,9 +240,12 @@ def build_project_report(
         dkey = (line.provider, detail_label(line))
         by_detail[dkey] = by_detail.get(dkey, _ZERO) + line.amount
 
-    daily = daily_series(window, first, last, now.date())
-    provisional_since = next((point.day for point in daily if point.provisional), None)
-    pace = budget_pace({p.day: p.usd for p in daily}, project.monthly_budget_usd, first, now)
+    if daily is None:
+        series = daily_series(window, first, last, now.date())
+    else:
+        series = series_from_amounts(daily, set(provisional_days), first, last, now.date())
+    provisional_since = next((point.day for point in series if point.provisional), None)
+    pace = budget_pace({p.day: p.usd for p in series}, project.monthly_budget_usd, first, now)
     return ProjectReport(
         project=project.name,
         month=first,
@@ -239,7 +263,7 @@ def build_project_report(
             DetailSpend(provider=p, detail=d, usd=usd)
             for (p, d), usd in sorted(by_detail.items(), key=lambda kv: (-kv[1], kv[0]))
         ),
-        daily=daily,
+        daily=series,
         provisional_since=provisional_since,
         pace=pace,
     )

@@ -130,7 +130,10 @@ class OpenRouterKeyDay(SQLModel, table=True):
     """
 
     __tablename__ = "openrouter_key_day"
-    __table_args__ = (UniqueConstraint("day", "key_hash", name="uq_openrouter_key_day"),)
+    __table_args__ = (
+        UniqueConstraint("day", "key_hash", name="uq_openrouter_key_day"),
+        Index("ix_openrouter_key_day_key", "key_hash", "day"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     day: date = Field(nullable=False)
@@ -186,3 +189,51 @@ class IngestMark(SQLModel, table=True):
     name: str = Field(primary_key=True, sa_type=String(200))
     value: str = Field(sa_type=String(200), nullable=False)
     updated_at: datetime = Field(sa_column=_utc())
+
+
+class SpendMonth(SQLModel, table=True):
+    """Rollup: money per UTC month and provider grouping (OpenAI line item / OpenRouter route).
+
+    Maintained by ``store.writes`` in the same transaction as the daily rows it sums, so a month
+    report reads a few thousand rows instead of scanning every day of every project.
+    """
+
+    __tablename__ = "spend_month"
+    __table_args__ = (
+        UniqueConstraint(
+            "provider", "month", "project_ref", "key_ref", "model", "detail", name="uq_spend_month"
+        ),
+        Index("ix_spend_month_project", "month", "project_ref"),
+        Index("ix_spend_month_key", "month", "key_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(sa_type=String(20), nullable=False)
+    month: date = Field(nullable=False)
+    project_ref: str = Field(default="", sa_type=String(64), nullable=False)
+    key_ref: str = Field(default="", sa_type=String(128), nullable=False)
+    model: str = Field(default="", sa_type=String(255), nullable=False)
+    detail: str = Field(default="", sa_type=String(255), nullable=False)
+    amount_nanos: int = Field(sa_type=BigInteger, nullable=False)
+    requests: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    input_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    output_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
+
+
+class SpendDay(SQLModel, table=True):
+    """Rollup: money per UTC day and attribution reference (project id, key id or key hash)."""
+
+    __tablename__ = "spend_day"
+    __table_args__ = (
+        UniqueConstraint("provider", "day", "project_ref", "key_ref", name="uq_spend_day"),
+        Index("ix_spend_day_day", "day"),
+        Index("ix_spend_day_project", "project_ref", "day"),
+        Index("ix_spend_day_key", "key_ref", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(sa_type=String(20), nullable=False)
+    day: date = Field(nullable=False)
+    project_ref: str = Field(default="", sa_type=String(64), nullable=False)
+    key_ref: str = Field(default="", sa_type=String(128), nullable=False)
+    amount_nanos: int = Field(sa_type=BigInteger, nullable=False)

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from aispend.clock import ensure_utc
 from aispend.money import from_nanos
-from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey
+from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, Provider
 from aispend.spend.model import Directory, KeyDay, SpendLine
 from aispend.store.models import (
+    IngestMark,
     OpenAICostDaily,
     OpenAIKeyName,
     OpenAIProjectName,
@@ -24,6 +27,8 @@ from aispend.store.models import (
     OpenRouterKeyDay,
     OpenRouterKeyState,
     PollRun,
+    SpendDay,
+    SpendMonth,
 )
 
 
@@ -38,73 +43,6 @@ class Scope:
 
 
 ALL = Scope()
-
-
-def _none_if_blank(value: str) -> str | None:
-    return value or None
-
-
-def openai_lines(session: Session, start: date, end: date, scope: Scope = ALL) -> list[SpendLine]:
-    table = OpenAICostDaily.__table__.c  # type: ignore[attr-defined]
-    query = select(
-        table.day, table.project_id, table.api_key_id, table.line_item, table.model, table.amount_nanos
-    ).where(table.day >= start, table.day < end)
-    if scope.openai_projects is not None or scope.openai_keys is not None:
-        projects = list(scope.openai_projects or ())
-        keys = list(scope.openai_keys or ())
-        if not projects and not keys:
-            return []
-        conditions = []
-        if projects:
-            conditions.append(table.project_id.in_(projects))
-        if keys:
-            conditions.append(table.api_key_id.in_(keys))
-        query = query.where(or_(*conditions))
-    return [
-        SpendLine(
-            provider="openai",
-            day=row.day,
-            amount=from_nanos(row.amount_nanos),
-            project_ref=_none_if_blank(row.project_id),
-            key_ref=_none_if_blank(row.api_key_id),
-            model=_none_if_blank(row.model),
-            detail=_none_if_blank(row.line_item),
-        )
-        for row in session.execute(query)
-    ]
-
-
-def openrouter_lines(session: Session, start: date, end: date, scope: Scope = ALL) -> list[SpendLine]:
-    table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
-    query = select(
-        table.day,
-        table.key_hash,
-        table.model,
-        table.provider_name,
-        table.usage_nanos,
-        table.requests,
-        table.prompt_tokens,
-        table.completion_tokens,
-    ).where(table.day >= start, table.day < end)
-    if scope.openrouter_keys is not None:
-        hashes = list(scope.openrouter_keys)
-        if not hashes:
-            return []
-        query = query.where(table.key_hash.in_(hashes))
-    return [
-        SpendLine(
-            provider="openrouter",
-            day=row.day,
-            amount=from_nanos(row.usage_nanos),
-            key_ref=row.key_hash,
-            model=row.model,
-            detail=row.provider_name,
-            requests=row.requests,
-            input_tokens=row.prompt_tokens,
-            output_tokens=row.completion_tokens,
-        )
-        for row in session.execute(query)
-    ]
 
 
 def key_days(session: Session, start: date, end: date, scope: Scope = ALL) -> list[KeyDay]:
@@ -123,33 +61,6 @@ def key_days(session: Session, start: date, end: date, scope: Scope = ALL) -> li
             key_hash=row.key_hash,
             usage_daily=from_nanos(row.usage_daily_nanos),
             taken_at=row.taken_at,
-        )
-        for row in session.execute(query)
-    ]
-
-
-def last_activity_days(session: Session) -> dict[str, date]:
-    """The newest ``/activity`` day stored per key."""
-    table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
-    query = select(table.key_hash, func.max(table.day)).group_by(table.key_hash)
-    return {row[0]: row[1] for row in session.execute(query)}
-
-
-def activity(session: Session, start: date, end: date) -> list[OpenRouterActivity]:
-    table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
-    query = select(table).where(table.day >= start, table.day < end)
-    return [
-        OpenRouterActivity(
-            day=row.day,
-            key_hash=row.key_hash,
-            model=row.model,
-            provider_name=row.provider_name,
-            usage=from_nanos(row.usage_nanos),
-            byok_usage=from_nanos(row.byok_usage_nanos),
-            requests=row.requests,
-            prompt_tokens=row.prompt_tokens,
-            completion_tokens=row.completion_tokens,
-            reasoning_tokens=row.reasoning_tokens,
         )
         for row in session.execute(query)
     ]
@@ -231,3 +142,232 @@ def has_successful_run(session: Session, provider: str, endpoint: str) -> bool:
         and_(table.provider == provider, table.endpoint == endpoint, table.status == "ok")
     )
     return session.execute(query.limit(1)).first() is not None
+
+
+# ------------------------------------------------------------------------------------ rollups
+
+
+def _openai_filter(project_col: Any, key_col: Any, scope: Scope) -> ColumnElement[bool] | None:
+    """``None`` for every OpenAI row, else rows whose project or key id is in scope."""
+    if scope.openai_projects is None and scope.openai_keys is None:
+        return None
+    conditions = []
+    if scope.openai_projects:
+        conditions.append(project_col.in_(list(scope.openai_projects)))
+    if scope.openai_keys:
+        conditions.append(key_col.in_(list(scope.openai_keys)))
+    return or_(*conditions) if conditions else false()
+
+
+def _openrouter_filter(key_col: Any, scope: Scope) -> ColumnElement[bool] | None:
+    """``None`` for every OpenRouter row, else rows whose key hash is in scope."""
+    if scope.openrouter_keys is None:
+        return None
+    return key_col.in_(list(scope.openrouter_keys)) if scope.openrouter_keys else false()
+
+
+def _rollup_filter(table: Any, scope: Scope) -> ColumnElement[bool] | None:
+    """Scope over a rollup holding both providers (``provider`` column).
+
+    When both providers are narrowed to lists (one project's references), the condition is a
+    plain ``project_ref IN … OR key_ref IN …``: reference spaces never overlap (OpenAI ``proj_…``
+    and ``key_…`` ids, OpenRouter hashes; OpenRouter rows carry no project), and that form lets
+    SQLite and PostgreSQL use the ``(project_ref, day)`` and ``(key_ref, day)`` indexes.
+    """
+    openai_all = scope.openai_projects is None and scope.openai_keys is None
+    openrouter_all = scope.openrouter_keys is None
+    if openai_all and openrouter_all:
+        return None
+    if not openai_all and not openrouter_all:
+        projects = list(scope.openai_projects or ())
+        keys = [*(scope.openai_keys or ()), *(scope.openrouter_keys or ())]
+        conditions = []
+        if projects:
+            conditions.append(table.project_ref.in_(projects))
+        if keys:
+            conditions.append(table.key_ref.in_(keys))
+        return or_(*conditions) if conditions else false()
+    openai = _openai_filter(table.project_ref, table.key_ref, scope)
+    openrouter = _openrouter_filter(table.key_ref, scope)
+    return or_(
+        and_(table.provider == "openai", openai if openai is not None else true()),
+        and_(table.provider == "openrouter", openrouter if openrouter is not None else true()),
+    )
+
+
+def month_lines(session: Session, month: date, scope: Scope = ALL) -> list[SpendLine]:
+    """One line per ``spend_month`` row: money per month and grouping (dated the 1st)."""
+    table = SpendMonth.__table__.c  # type: ignore[attr-defined]
+    query = select(
+        table.provider,
+        table.project_ref,
+        table.key_ref,
+        table.model,
+        table.detail,
+        table.amount_nanos,
+        table.requests,
+        table.input_tokens,
+        table.output_tokens,
+    ).where(table.month == month)
+    condition = _rollup_filter(table, scope)
+    if condition is not None:
+        query = query.where(condition)
+    return [
+        SpendLine(
+            provider=row[0],
+            day=month,
+            amount=from_nanos(row[5]),
+            project_ref=row[1] or None,
+            key_ref=row[2] or None,
+            model=row[3] or None,
+            detail=row[4] or None,
+            requests=row[6],
+            input_tokens=row[7],
+            output_tokens=row[8],
+        )
+        for row in session.execute(query)
+    ]
+
+
+def day_rows(
+    session: Session, start: date, end: date, scope: Scope = ALL
+) -> list[tuple[Provider, date, str | None, str | None, int]]:
+    """``spend_day`` rows in ``[start, end)`` as plain tuples, amounts in nano-dollars."""
+    table = SpendDay.__table__.c  # type: ignore[attr-defined]
+    query = select(table.provider, table.day, table.project_ref, table.key_ref, table.amount_nanos).where(
+        table.day >= start, table.day < end
+    )
+    condition = _rollup_filter(table, scope)
+    if condition is not None:
+        query = query.where(condition)
+    return [(row[0], row[1], row[2] or None, row[3] or None, row[4]) for row in session.execute(query)]
+
+
+def week_lines(
+    session: Session, last_start: date, this_start: date, end: date, scope: Scope = ALL
+) -> list[SpendLine]:
+    """Money per grouping summed into two weeks, ``[last_start, this_start)`` and
+    ``[this_start, end)``; each line is dated its week's first day (what mix and movers need)."""
+    lines: list[SpendLine] = []
+    costs = OpenAICostDaily.__table__.c  # type: ignore[attr-defined]
+    bucket = case((costs.day >= this_start, 1), else_=0)
+    query = (
+        select(
+            costs.project_id,
+            costs.api_key_id,
+            costs.model,
+            costs.line_item,
+            bucket,
+            func.sum(costs.amount_nanos),
+        )
+        .where(costs.day >= last_start, costs.day < end)
+        .group_by(costs.project_id, costs.api_key_id, costs.model, costs.line_item, bucket)
+    )
+    condition = _openai_filter(costs.project_id, costs.api_key_id, scope)
+    if condition is not None:
+        query = query.where(condition)
+    for row in session.execute(query):
+        lines.append(
+            SpendLine(
+                provider="openai",
+                day=this_start if row[4] else last_start,
+                amount=from_nanos(row[5]),
+                project_ref=row[0] or None,
+                key_ref=row[1] or None,
+                model=row[2] or None,
+                detail=row[3] or None,
+            )
+        )
+    activity_table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
+    or_bucket = case((activity_table.day >= this_start, 1), else_=0)
+    or_query = (
+        select(
+            activity_table.key_hash,
+            activity_table.model,
+            activity_table.provider_name,
+            or_bucket,
+            func.sum(activity_table.usage_nanos),
+        )
+        .where(activity_table.day >= last_start, activity_table.day < end)
+        .group_by(activity_table.key_hash, activity_table.model, activity_table.provider_name, or_bucket)
+    )
+    condition = _openrouter_filter(activity_table.key_hash, scope)
+    if condition is not None:
+        or_query = or_query.where(condition)
+    for or_row in session.execute(or_query):
+        lines.append(
+            SpendLine(
+                provider="openrouter",
+                day=this_start if or_row[3] else last_start,
+                amount=from_nanos(or_row[4]),
+                key_ref=or_row[0],
+                model=or_row[1],
+                detail=or_row[2],
+            )
+        )
+    return lines
+
+
+def route_totals(session: Session, start: date, end: date) -> list[OpenRouterActivity]:
+    """``/activity`` summed per (model, provider) over ``[start, end)``, dated ``start``."""
+    table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
+    query = (
+        select(
+            table.model,
+            table.provider_name,
+            func.sum(table.usage_nanos),
+            func.sum(table.byok_usage_nanos),
+            func.sum(table.requests),
+            func.sum(table.prompt_tokens),
+            func.sum(table.completion_tokens),
+            func.sum(table.reasoning_tokens),
+        )
+        .where(table.day >= start, table.day < end)
+        .group_by(table.model, table.provider_name)
+    )
+    return [
+        OpenRouterActivity(
+            day=start,
+            key_hash="",
+            model=row[0],
+            provider_name=row[1],
+            usage=from_nanos(row[2]),
+            byok_usage=from_nanos(row[3]),
+            requests=int(row[4]),
+            prompt_tokens=int(row[5]),
+            completion_tokens=int(row[6]),
+            reasoning_tokens=int(row[7]),
+        )
+        for row in session.execute(query)
+    ]
+
+
+ACTIVITY_MARK = "openrouter.activity."
+
+
+def activity_through(session: Session, hashes: Collection[str] | None = None) -> dict[str, date]:
+    """Per key, the last UTC day ``/activity`` covers: the day before it was last fetched."""
+    table = IngestMark.__table__.c  # type: ignore[attr-defined]
+    query = select(table.name, table.value)
+    if hashes is None:
+        query = query.where(table.name.startswith(ACTIVITY_MARK))
+    else:
+        if not hashes:
+            return {}
+        query = query.where(table.name.in_([ACTIVITY_MARK + h for h in hashes]))
+    return {
+        row[0][len(ACTIVITY_MARK) :]: date.fromisoformat(row[1]) - timedelta(days=1)
+        for row in session.execute(query)
+    }
+
+
+def generation(session: Session) -> int:
+    """Grows with every poll run: a cheap (primary key) test for "has the store changed"."""
+    table = PollRun.__table__.c  # type: ignore[attr-defined]
+    return int(session.execute(select(func.coalesce(func.max(table.id), 0))).scalar_one())
+
+
+def last_poll_at(session: Session) -> datetime | None:
+    table = PollRun.__table__.c  # type: ignore[attr-defined]
+    row = session.execute(select(table.started_at).order_by(table.id.desc()).limit(1)).first()
+    return None if row is None else ensure_utc(row[0])

@@ -12,12 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from aispend.clock import month_start, next_month
 from aispend.money import to_nanos
 from aispend.records import (
     OpenAIApiKey,
@@ -39,6 +52,8 @@ from aispend.store.models import (
     OpenRouterKeyDay,
     OpenRouterKeySnapshot,
     OpenRouterKeyState,
+    SpendDay,
+    SpendMonth,
 )
 
 
@@ -74,7 +89,7 @@ def _merge(
         key = tuple(row[name] for name in keys)
         seen = merged.get(key)
         if seen is None:
-            merged[key] = dict(row)
+            merged[key] = row  # rows are fresh dicts from the caller's generator
         else:
             for name in sums:
                 seen[name] += row[name]
@@ -157,7 +172,7 @@ def replace_openai_costs(session: Session, start: date, end: date, rows: Iterabl
         for row in rows
         if start <= row.day < end
     )
-    return replace_window(
+    count = replace_window(
         session,
         OpenAICostDaily,
         _days(OpenAICostDaily, start, end),
@@ -165,6 +180,9 @@ def replace_openai_costs(session: Session, start: date, end: date, rows: Iterabl
         keys=("day", "project_id", "api_key_id", "line_item"),
         measures=("amount_nanos",),
     )
+    if count.inserted or count.updated or count.deleted:
+        refresh_openai_rollups(session, start, end)
+    return count
 
 
 def replace_openai_usage(
@@ -216,7 +234,7 @@ def replace_openrouter_activity(
         for row in rows
         if start <= row.day < end
     )
-    return replace_window(
+    count = replace_window(
         session,
         OpenRouterActivityDaily,
         and_(_days(OpenRouterActivityDaily, start, end), table.c.key_hash == key_hash),
@@ -231,6 +249,139 @@ def replace_openrouter_activity(
             "reasoning_tokens",
         ),
     )
+    if count.inserted or count.updated or count.deleted:
+        refresh_openrouter_rollups(session, key_hash, start, end)
+    return count
+
+
+# ------------------------------------------------------------------------------------ rollups
+
+
+def _months(start: date, end: date) -> list[date]:
+    """First days of the UTC months that ``[start, end)`` touches."""
+    months: list[date] = []
+    month = month_start(start)
+    while month < end:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def refresh_openai_rollups(session: Session, start: date, end: date) -> None:
+    """Recompute ``spend_day`` for ``[start, end)`` and ``spend_month`` for the months it touches.
+
+    Done in SQL (``INSERT … SELECT … GROUP BY``), inside the caller's transaction, so the rollups
+    can never disagree with the daily rows they sum.
+    """
+    raw = _table(OpenAICostDaily).c
+    day_table = _table(SpendDay)
+    session.execute(
+        delete(day_table).where(
+            day_table.c.provider == "openai", day_table.c.day >= start, day_table.c.day < end
+        )
+    )
+    session.execute(
+        insert(day_table).from_select(
+            ["provider", "day", "project_ref", "key_ref", "amount_nanos"],
+            select(literal("openai"), raw.day, raw.project_id, raw.api_key_id, func.sum(raw.amount_nanos))
+            .where(raw.day >= start, raw.day < end)
+            .group_by(raw.day, raw.project_id, raw.api_key_id),
+        )
+    )
+    month_table = _table(SpendMonth)
+    for month in _months(start, end):
+        session.execute(
+            delete(month_table).where(month_table.c.provider == "openai", month_table.c.month == month)
+        )
+        session.execute(
+            insert(month_table).from_select(
+                ["provider", "month", "project_ref", "key_ref", "model", "detail", "amount_nanos"],
+                select(
+                    literal("openai"),
+                    literal(month),
+                    raw.project_id,
+                    raw.api_key_id,
+                    raw.model,
+                    raw.line_item,
+                    func.sum(raw.amount_nanos),
+                )
+                .where(raw.day >= month, raw.day < next_month(month))
+                .group_by(raw.project_id, raw.api_key_id, raw.model, raw.line_item),
+            )
+        )
+
+
+def refresh_openrouter_rollups(session: Session, key_hash: str | None, start: date, end: date) -> None:
+    """The same for one OpenRouter key (``/activity`` is fetched and written per key), or for
+    every key with ``key_hash=None``."""
+    raw = _table(OpenRouterActivityDaily).c
+    day_table = _table(SpendDay)
+    month_table = _table(SpendMonth)
+    raw_key = raw.key_hash == key_hash if key_hash is not None else true()
+    day_key = day_table.c.key_ref == key_hash if key_hash is not None else true()
+    month_key = month_table.c.key_ref == key_hash if key_hash is not None else true()
+    session.execute(
+        delete(day_table).where(
+            day_table.c.provider == "openrouter", day_key, day_table.c.day >= start, day_table.c.day < end
+        )
+    )
+    session.execute(
+        insert(day_table).from_select(
+            ["provider", "day", "project_ref", "key_ref", "amount_nanos"],
+            select(literal("openrouter"), raw.day, literal(""), raw.key_hash, func.sum(raw.usage_nanos))
+            .where(raw_key, raw.day >= start, raw.day < end)
+            .group_by(raw.day, raw.key_hash),
+        )
+    )
+    for month in _months(start, end):
+        session.execute(
+            delete(month_table).where(
+                month_table.c.provider == "openrouter", month_table.c.month == month, month_key
+            )
+        )
+        session.execute(
+            insert(month_table).from_select(
+                [
+                    "provider",
+                    "month",
+                    "project_ref",
+                    "key_ref",
+                    "model",
+                    "detail",
+                    "amount_nanos",
+                    "requests",
+                    "input_tokens",
+                    "output_tokens",
+                ],
+                select(
+                    literal("openrouter"),
+                    literal(month),
+                    literal(""),
+                    raw.key_hash,
+                    raw.model,
+                    raw.provider_name,
+                    func.sum(raw.usage_nanos),
+                    func.sum(raw.requests),
+                    func.sum(raw.prompt_tokens),
+                    func.sum(raw.completion_tokens),
+                )
+                .where(raw_key, raw.day >= month, raw.day < next_month(month))
+                .group_by(raw.key_hash, raw.model, raw.provider_name),
+            )
+        )
+
+
+def rebuild_rollups(session: Session) -> None:
+    """Recompute every rollup from the daily rows (after a bulk load, or to repair)."""
+    for model in (OpenAICostDaily, OpenRouterActivityDaily):
+        table = _table(model)
+        low, high = session.execute(select(func.min(table.c.day), func.max(table.c.day))).one()
+        if low is None or high is None:
+            continue
+        if model is OpenAICostDaily:
+            refresh_openai_rollups(session, low, high + timedelta(days=1))
+        else:
+            refresh_openrouter_rollups(session, None, low, high + timedelta(days=1))
 
 
 def _upsert_by_pk(session: Session, model: Any, pk: str, rows: Sequence[dict[str, Any]]) -> WriteCount:
