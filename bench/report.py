@@ -28,7 +28,6 @@ from sqlalchemy import Engine
 from aispend.config import Config
 from aispend.service import SpendService
 from aispend.spend.attribution import build_matcher
-from aispend.spend.rollups import daily_by_project
 from aispend.store import reads
 from aispend.store.engine import make_engine, session_scope
 from bench.common import (
@@ -105,11 +104,10 @@ def breakdown(engine: Engine, config: Config, project: str, now: datetime, label
             days, t_days = timed(partial(reads.day_rows, session, first, end, sc))
             kd, t_kd = timed(partial(reads.key_days, session, first, end, sc))
             through, t_th = timed(partial(reads.activity_through, session, sc.openrouter_keys))
-            _, t_attr = timed(partial(daily_by_project, days, matcher))
             print(
                 f"    {name:12s}: directory {ms(t_dir)} | month_lines {ms(t_month)} ({len(months)} rows) | "
                 f"day_rows {ms(t_days)} ({len(days)} rows) | key_days {ms(t_kd)} ({len(kd)} rows) | "
-                f"activity_through {ms(t_th)} ({len(through)} keys) | daily attribution {ms(t_attr)}"
+                f"activity_through {ms(t_th)} ({len(through)} keys)"
             )
     # The same statements on the raw DBAPI cursor (fetchall): database + driver time alone.
     service = SpendService(engine, config)

@@ -263,13 +263,15 @@ class Poller:
             return
         today = now.date()
         start = today - timedelta(days=ACTIVITY_DAYS)
+        covered = today - timedelta(days=1)
         with session_scope(self._engine) as session:
-            due = [
-                key.hash
-                for key in keys
-                if key.usage > 0
-                and writes.get_mark(session, f"openrouter.activity.{key.hash}") != today.isoformat()
-            ]
+            through = reads.activity_through(session, [key.hash for key in keys])
+            fresh = {key_hash for key_hash, day in through.items() if day >= covered}
+            # A key that never spent has no activity to fetch: its coverage is known all the same.
+            for key in keys:
+                if key.usage <= 0 and key.hash not in fresh:
+                    writes.set_mark(session, reads.ACTIVITY_MARK + key.hash, today.isoformat(), now)
+        due = [key.hash for key in keys if key.usage > 0 and key.hash not in fresh]
         for key_hash in due:
             self._run(
                 summary,
@@ -290,7 +292,7 @@ class Poller:
 
         def write(session: Session, rows: list[OpenRouterActivity]) -> WriteCount:
             count = writes.replace_openrouter_activity(session, key_hash, start, today, rows)
-            writes.set_mark(session, f"openrouter.activity.{key_hash}", today.isoformat(), now)
+            writes.set_mark(session, reads.ACTIVITY_MARK + key_hash, today.isoformat(), now)
             return count
 
         return fetch, write

@@ -10,7 +10,8 @@ reloaded only when a poll has written something since (one primary-key lookup pe
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Sequence
+from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,8 +29,6 @@ from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine
 from aispend.spend.reports import fill_openrouter_gaps
 from aispend.spend.rollups import (
-    DayRow,
-    daily_by_project,
     month_report_from_rollups,
     project_report_from_rollups,
 )
@@ -39,13 +38,14 @@ from aispend.store.engine import ping, session_scope
 from aispend.store.reads import Scope
 
 _DAY = timedelta(days=1)
+_MONTH_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
 _NO_OPENAI: Collection[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class _MonthData:
     month_lines: list[SpendLine]
-    daily: dict[str | None, dict[date, Decimal]]
+    daily: dict[str, dict[date, Decimal]]
     fills: list[SpendLine]
 
 
@@ -60,6 +60,10 @@ class SpendService:
         self._stale_after = stale_after
         self._lock = threading.Lock()
         self._cached: tuple[int, Matcher] | None = None
+        # Month data per (generation, month, today, scope): the store only changes when a poll
+        # writes (and every poll write adds a poll run, bumping the generation), so answers
+        # between polls reuse what the last one read; the domain still runs on every call.
+        self._month_cache: OrderedDict[tuple[object, ...], _MonthData] = OrderedDict()
 
     @property
     def config(self) -> Config:
@@ -67,16 +71,40 @@ class SpendService:
 
     # ------------------------------------------------------------------------------ helpers
 
-    def _matcher(self, session: Session) -> Matcher:
-        """Matchers resolved against the stored names, rebuilt only after a new poll run."""
+    def _matcher(self, session: Session) -> tuple[int, Matcher]:
+        """(store generation, matchers resolved against the stored names), rebuilt only after a
+        new poll run."""
         generation = reads.generation(session)
         with self._lock:
             if self._cached is not None and self._cached[0] == generation:
-                return self._cached[1]
+                return self._cached
         matcher = build_matcher(self._config.projects, reads.directory(session))
         with self._lock:
             self._cached = (generation, matcher)
-        return matcher
+        return generation, matcher
+
+    def _month_data_cached(
+        self, session: Session, generation: int, matcher: Matcher, first: date, now: datetime, scope: Scope
+    ) -> _MonthData:
+        key = (
+            generation,
+            first,
+            now.date(),
+            tuple(sorted(scope.openai_projects)) if scope.openai_projects is not None else None,
+            tuple(sorted(scope.openai_keys)) if scope.openai_keys is not None else None,
+            tuple(sorted(scope.openrouter_keys)) if scope.openrouter_keys is not None else None,
+        )
+        with self._lock:
+            found = self._month_cache.get(key)
+            if found is not None:
+                self._month_cache.move_to_end(key)
+                return found
+        data = self._month_data(session, matcher, first, now, scope)
+        with self._lock:
+            self._month_cache[key] = data
+            while len(self._month_cache) > _MONTH_CACHE_SIZE:
+                self._month_cache.popitem(last=False)
+        return data
 
     @staticmethod
     def _scope_for(matcher: Matcher, project: str) -> Scope:
@@ -87,38 +115,53 @@ class SpendService:
         )
 
     @staticmethod
-    def _fills(
-        session: Session,
-        rows: Sequence[DayRow[int]],
-        start: date,
-        end: date,
-        now: datetime,
-        scope: Scope,
-    ) -> list[SpendLine]:
-        """Provisional OpenRouter lines for key-days ``/activity`` does not cover yet."""
+    def _fills(session: Session, start: date, end: date, now: datetime, scope: Scope) -> list[SpendLine]:
+        """Provisional OpenRouter lines for key-days ``/activity`` does not cover yet.
+
+        Only days after the oldest coverage are read (normally today and yesterday); a key whose
+        coverage is unknown makes it read the whole window, which stays correct.
+        """
         through = reads.activity_through(session, scope.openrouter_keys)
+        since = start
+        if through and not reads.unmarked_keys(session, scope.openrouter_keys):
+            since = max(start, min(through.values()) + _DAY)
+        if since >= end:
+            return []
+        openrouter_scope = Scope(openai_projects=_NO_OPENAI, openrouter_keys=scope.openrouter_keys)
         uncovered = [
             SpendLine(provider="openrouter", day=day, amount=from_nanos(nanos), key_ref=key)
-            for provider, day, _project, key, nanos in rows
-            if provider == "openrouter" and key is not None and day > through.get(key, date.min)
+            for _provider, day, _project, key, nanos in reads.day_rows(session, since, end, openrouter_scope)
+            if key is not None and day > through.get(key, date.min)
         ]
-        key_days = reads.key_days(session, start, end, scope)
+        key_days = reads.key_days(session, since, end, scope)
         filled = fill_openrouter_gaps(uncovered, key_days, now, activity_through=through)
         return [line for line in filled if line.provisional and line.model is None]
 
     def _month_data(
         self, session: Session, matcher: Matcher, first: date, now: datetime, scope: Scope
     ) -> _MonthData:
+        """Month totals per grouping, daily totals per project, and the provisional fills.
+
+        Each reference with spend this month is attributed once (the domain's matcher decides);
+        the database then sums the day rollup per project, so the rows that cross the wire are
+        (project, day) sums, not (reference, day) rows.
+        """
         end = next_month(first)
-        rows = reads.day_rows(session, first, end, scope)
-        fills = self._fills(session, rows, first, end, now, scope)
-        nanos = daily_by_project(rows, matcher)
-        daily = {project: {day: from_nanos(n) for day, n in days.items()} for project, days in nanos.items()}
+        month_lines = reads.month_lines(session, first, scope)
+        labels: list[reads.RefLabel] = []
+        for provider, project_ref, key_ref in {(m.provider, m.project_ref, m.key_ref) for m in month_lines}:
+            project = matcher.project_for_ref(provider, project_ref, key_ref)
+            if project is not None:
+                labels.append((provider, project_ref, key_ref, project))
+        sums = reads.labelled_day_totals(session, first, end, labels)
+        daily = {project: {day: from_nanos(n) for day, n in days.items()} for project, days in sums.items()}
+        fills = self._fills(session, first, end, now, scope)
         for line in fills:
             project = matcher.project_for(line)
-            days = daily.setdefault(project, {})
-            days[line.day] = days.get(line.day, Decimal(0)) + line.amount
-        return _MonthData(reads.month_lines(session, first, scope), daily, fills)
+            if project is not None:
+                days = daily.setdefault(project, {})
+                days[line.day] = days.get(line.day, Decimal(0)) + line.amount
+        return _MonthData(month_lines, daily, fills)
 
     def _recent_lines(self, session: Session, now: datetime, scope: Scope = reads.ALL) -> list[SpendLine]:
         """Two weeks of spend summed per week (lines dated each week's first day) plus the
@@ -126,15 +169,7 @@ class SpendService:
         wk = weeks(now)
         end = wk.this_end + _DAY
         lines = reads.week_lines(session, wk.last_start, wk.this_start, end, scope)
-        rows = reads.day_rows(
-            session,
-            wk.last_start,
-            end,
-            Scope(openai_projects=_NO_OPENAI, openrouter_keys=scope.openrouter_keys)
-            if scope.openrouter_keys is not None
-            else Scope(openai_projects=_NO_OPENAI),
-        )
-        return [*lines, *self._fills(session, rows, wk.last_start, end, now, scope)]
+        return [*lines, *self._fills(session, wk.last_start, end, now, scope)]
 
     # --------------------------------------------------------------------------- questions
 
@@ -145,8 +180,9 @@ class SpendService:
             return None
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
-            matcher = self._matcher(session)
-            data = self._month_data(session, matcher, first, now, self._scope_for(matcher, project.name))
+            generation, matcher = self._matcher(session)
+            scope = self._scope_for(matcher, project.name)
+            data = self._month_data_cached(session, generation, matcher, first, now, scope)
         return project_report_from_rollups(
             matcher, project.name, data.month_lines, data.daily, data.fills, first, now
         )
@@ -155,8 +191,8 @@ class SpendService:
         now = ensure_utc(now)
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
-            matcher = self._matcher(session)
-            data = self._month_data(session, matcher, first, now, reads.ALL)
+            generation, matcher = self._matcher(session)
+            data = self._month_data_cached(session, generation, matcher, first, now, reads.ALL)
         return month_report_from_rollups(matcher, data.month_lines, data.daily, data.fills, first, now)
 
     def runway(self, now: datetime) -> Runway:
@@ -168,7 +204,7 @@ class SpendService:
             snapshots = reads.credit_snapshots(session, now - timedelta(hours=48))
             keys = reads.openrouter_keys(session)
             rows = reads.day_rows(session, start, end, openrouter_only)
-            fills = self._fills(session, rows, start, end, now, reads.ALL)
+            fills = self._fills(session, start, end, now, reads.ALL)
         lines = [
             SpendLine(provider="openrouter", day=day, amount=from_nanos(nanos), key_ref=key)
             for provider, day, _project, key, nanos in rows
@@ -188,7 +224,7 @@ class SpendService:
         now = ensure_utc(now)
         config = self._config.project(project) if project is not None else None
         with session_scope(self._engine) as session:
-            matcher = self._matcher(session)
+            _generation, matcher = self._matcher(session)
             scope = self._scope_for(matcher, config.name) if config is not None else reads.ALL
             lines = self._recent_lines(session, now, scope)
         name = config.name if config is not None else project
@@ -204,7 +240,7 @@ class SpendService:
     def movers(self, now: datetime) -> tuple[Mover, ...]:
         now = ensure_utc(now)
         with session_scope(self._engine) as session:
-            matcher = self._matcher(session)
+            _generation, matcher = self._matcher(session)
             lines = self._recent_lines(session, now)
         return movers(lines, matcher, now)
 

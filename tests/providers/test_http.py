@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from aispend.providers import (
     BadRequest,
@@ -20,7 +21,7 @@ from aispend.providers import (
     RateLimited,
     redact,
 )
-from aispend.providers.http import retry_after_seconds
+from aispend.providers.http import Money, MoneyOrZero, NullableMoney, Wire, retry_after_seconds
 
 KEY = "sk-admin-TESTSECRET1234567890"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -253,3 +254,104 @@ def test_context_manager_closes_the_client() -> None:
         client.get_json("/x")
     with pytest.raises(RuntimeError):
         client.get_json("/x")
+
+
+# -- streamed bodies ----------------------------------------------------------------------------
+
+
+class _CutOff(httpx.SyncByteStream):
+    """A body whose connection drops after ``head``: what a reset mid-download looks like."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+def items_of(value: object, index: int) -> list[object]:
+    return [value]
+
+
+def test_streamed_body_gives_items_and_the_other_members() -> None:
+    sleeps: list[float] = []
+    body = '{"object": "page", "data": [0.1, {"x": 2}], "has_more": false}'
+    result = api(scripted(httpx.Response(200, text=body)), sleeps).get_streamed("/x", {}, "data", items_of)
+    assert result.items == [Decimal("0.1"), {"x": 2}]
+    assert result.rest == {"object": "page", "has_more": False}
+
+
+def test_streamed_body_cut_by_the_transport_is_retried_from_the_start() -> None:
+    sleeps: list[float] = []
+    body = b'{"data": [1, 2, 3], "has_more": false}'
+    client = api(
+        scripted(httpx.Response(200, stream=_CutOff(body[:14])), httpx.Response(200, content=body)), sleeps
+    )
+    result = client.get_streamed("/x", {}, "data", items_of)
+    assert result.items == [1, 2, 3]  # the first attempt's 1 and 2 are not kept
+    assert client.requests_made == 2 and len(sleeps) == 1
+
+
+def test_streamed_body_cut_on_every_attempt_is_unavailable() -> None:
+    sleeps: list[float] = []
+    client = api(scripted(*(httpx.Response(200, stream=_CutOff(b'{"data": [1')) for _ in range(4))), sleeps)
+    with pytest.raises(ProviderUnavailable, match="RemoteProtocolError after 4 attempt"):
+        client.get_streamed("/x", {}, "data", items_of)
+
+
+@pytest.mark.parametrize("text", ['{"data": [{"a": 1', "", "<html>oops</html>", '{"data": [1]} {}'])
+def test_streamed_invalid_json_is_malformed_and_not_retried(text: str) -> None:
+    sleeps: list[float] = []
+    client = api(scripted(httpx.Response(200, text=text)), sleeps)
+    with pytest.raises(MalformedResponse) as info:
+        client.get_streamed("/x", {}, "data", items_of)
+    assert "not valid JSON" in str(info.value) and info.value.status == 200
+    assert client.requests_made == 1 and sleeps == []
+
+
+def test_streamed_request_keeps_the_retry_and_error_policy() -> None:
+    sleeps: list[float] = []
+    client = api(
+        scripted(error(429, "slow down", {"Retry-After": "2"}), httpx.Response(200, json={"data": [7]})),
+        sleeps,
+    )
+    assert client.get_streamed("/x", {}, "data", items_of).items == [7]
+    assert sleeps == [2.0]
+    client = api(scripted(error(403, f"no scope for {KEY}")), sleeps)
+    with pytest.raises(PermissionDenied) as info:
+        client.get_streamed("/x", {}, "data", items_of)
+    assert KEY not in str(info.value)
+
+
+# -- money wire types ---------------------------------------------------------------------------
+
+
+class _Priced(Wire):
+    money: Money
+    or_zero: MoneyOrZero = Decimal(0)
+    nullable: NullableMoney = None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(Decimal("0.1"), Decimal("0.1")), (3, Decimal(3)), ("2.50", Decimal("2.50"))],
+)
+def test_money_accepts_exact_values(value: object, expected: Decimal) -> None:
+    parsed = _Priced.model_validate({"money": value, "or_zero": value, "nullable": value})
+    assert parsed.money == parsed.or_zero == parsed.nullable == expected
+    assert isinstance(parsed.money, Decimal)
+
+
+@pytest.mark.parametrize("value", [0.1, True, Decimal("NaN"), Decimal("Infinity"), float("inf"), "lots", [1]])
+@pytest.mark.parametrize("field", ["money", "or_zero", "nullable"])
+def test_money_refuses_floats_bools_and_non_finite(field: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        _Priced.model_validate({"money": Decimal(1), field: value})
+
+
+def test_null_money_is_zero_or_none_but_never_for_required_money() -> None:
+    parsed = _Priced.model_validate({"money": Decimal(1), "or_zero": None, "nullable": None})
+    assert parsed.or_zero == 0 and parsed.nullable is None
+    with pytest.raises(ValidationError):
+        _Priced.model_validate({"money": None})

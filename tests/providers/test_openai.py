@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,8 @@ from aispend.providers import (
     PermissionDenied,
     ProviderUnavailable,
 )
+from aispend.providers import openai as openai_module
+from aispend.providers.http import parse_body
 from aispend.records import OpenAIApiKey, OpenAICost, OpenAIProject, OpenAIUsage
 
 KEY = "sk-admin-TESTSECRET1234567890"
@@ -395,3 +397,141 @@ def test_bucket_day_is_the_utc_date_of_start_time() -> None:
     with client(lambda _: httpx.Response(200, json=body)) as oa:
         (row,) = oa.usage("moderations", date(2024, 11, 1), date(2024, 11, 2))
     assert row.day == date(2024, 11, 1)
+
+
+# -- streamed pages: fast path and wire models agree --------------------------------------------
+
+wire_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.decimals(allow_nan=False, allow_infinity=False, places=12),
+    st.sampled_from([Decimal("NaN"), 1.5, "", "usd", "USD", "eur", "proj_a", "12.5", "lots", [], {}]),
+)
+MISSING = object()
+
+
+def fields(names: list[str], extra: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Result dicts whose fields are each absent or any JSON-ish value (``extra`` for nested)."""
+    choice = st.one_of(st.just(MISSING), wire_values, extra)
+    return st.fixed_dictionaries(dict.fromkeys(names, choice)).map(
+        lambda d: {k: v for k, v in d.items() if v is not MISSING}
+    )
+
+
+amounts = fields(["value", "currency"], st.nothing())
+cost_results = fields(["project_id", "api_key_id", "line_item", "amount"], amounts)
+usage_results = fields(
+    ["project_id", "api_key_id", "model", "input_tokens", "input_cached_tokens", "output_tokens"],
+    st.nothing(),
+)
+
+
+def outcome(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except openai_module._Irregular:
+        return "irregular"
+    except MalformedResponse:
+        return "malformed"
+
+
+@given(st.lists(cost_results, max_size=4), st.sampled_from([NOV1, NOV1 + 7 * DAY, "x", True]))
+def test_cost_fast_path_equals_the_wire_models(results: list[dict[str, Any]], start: object) -> None:
+    raw = {"start_time": start, "results": results}
+
+    def checked() -> list[OpenAICost]:
+        parsed = parse_body(openai_module._CostBucket, raw, provider="openai", endpoint="/x")
+        day = openai_module._checked_day(parsed.start_time, "/x", 0)
+        return [r for row in parsed.results if (r := openai_module._cost_record(day, row)) is not None]
+
+    fast = outcome(lambda: openai_module._fast_cost_rows(raw, {}))
+    if fast != "irregular":
+        assert fast == outcome(checked)
+
+
+@given(st.lists(usage_results, max_size=4), st.sampled_from([NOV1, "x"]))
+def test_usage_fast_path_equals_the_wire_models(results: list[dict[str, Any]], start: object) -> None:
+    raw = {"start_time": start, "results": results}
+
+    def checked() -> list[OpenAIUsage]:
+        parsed = parse_body(openai_module._UsageBucket, raw, provider="openai", endpoint="/x")
+        day = openai_module._checked_day(parsed.start_time, "/x", 0)
+        return [openai_module._usage_record(day, "embeddings", row) for row in parsed.results]
+
+    fast = outcome(lambda: openai_module._fast_usage_rows(raw, "embeddings", {}))
+    if fast != "irregular":
+        assert fast == outcome(checked)
+
+
+def test_irregular_but_valid_values_still_parse() -> None:
+    """A bucket the fast path declines (here a numeric-string amount) goes through the models."""
+    results: list[dict[str, Any]] = [
+        {"amount": {"value": "1.25", "currency": "usd"}, "project_id": "p"},
+        {"project_id": "q"},
+    ]
+    with client(lambda _: httpx.Response(200, json=page([bucket(NOV1, results)]))) as oa:
+        rows = oa.costs(date(2024, 11, 1), date(2024, 11, 2)).rows
+    assert rows == [
+        OpenAICost(date(2024, 11, 1), "p", None, None, Decimal("1.25")),
+        OpenAICost(date(2024, 11, 1), "q", None, None, Decimal(0)),
+    ]
+
+
+def test_error_in_a_later_bucket_names_its_index() -> None:
+    body = page([bucket(NOV1, [{"project_id": "p"}]), bucket(NOV1 + DAY, [{"project_id": 5}])])
+    with pytest.raises(MalformedResponse, match=r"at data\.1\.results\.0\.project_id"):
+        with client(lambda _: httpx.Response(200, json=body)) as oa:
+            oa.costs(date(2024, 11, 1), date(2024, 11, 3))
+
+
+def test_unusable_start_time_is_malformed() -> None:
+    body = page([bucket(10**20, [])])
+    with pytest.raises(MalformedResponse, match=r"at data\.0\.start_time"):
+        with client(lambda _: httpx.Response(200, json=body)) as oa:
+            oa.costs(date(2024, 11, 1), date(2024, 11, 2))
+
+
+class _DropAfter(httpx.SyncByteStream):
+    def __init__(self, body: bytes, keep: int) -> None:
+        self.body, self.keep = body, keep
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.body[: self.keep]
+        raise httpx.ReadError("connection reset")
+
+
+def test_costs_page_cut_mid_stream_is_refetched_whole_without_duplicates() -> None:
+    text = raw_page(
+        [(NOV1 + n * DAY, [cost(f"{n}.5", project=f"p{i}") for i in range(50)]) for n in range(3)]
+    )
+    body = text.encode()
+    answers = iter(
+        [httpx.Response(200, stream=_DropAfter(body, len(body) * 2 // 3)), httpx.Response(200, text=text)]
+    )
+    sleeps: list[float] = []
+    with client(lambda _: next(answers), sleeps) as oa:
+        rows = oa.costs(date(2024, 11, 1), date(2024, 11, 4)).rows
+        assert oa.requests_made == 2 and len(sleeps) == 1
+    assert len(rows) == 150 and len(set(rows)) == 150
+    assert sum(row.amount for row in rows) == 50 * (Decimal("0.5") + Decimal("1.5") + Decimal("2.5"))
+
+
+def test_truncated_costs_page_is_malformed_and_returns_nothing() -> None:
+    text = raw_page([(NOV1, [cost("1.5")]), (NOV1 + DAY, [cost("2.5")])])
+    with pytest.raises(MalformedResponse, match="not valid JSON") as info:
+        with client(lambda _: httpx.Response(200, text=text[: len(text) - 30])) as oa:
+            oa.costs(date(2024, 11, 1), date(2024, 11, 3))
+    assert info.value.endpoint == "/organization/costs"
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [({"data": None, "has_more": False}, "at data"), ({"data": [], "has_more": "maybe"}, "at has_more")],
+)
+def test_page_members_are_still_checked(body: object, where: str) -> None:
+    with (
+        pytest.raises(MalformedResponse, match=where),
+        client(lambda _: httpx.Response(200, json=body)) as oa,
+    ):
+        oa.usage("completions", date(2024, 11, 1), date(2024, 11, 2))

@@ -5,15 +5,18 @@ once: tenacity drives the attempts (bounded, exponential backoff with jitter, ``
 honoured up to a cap) and the sleep is injectable so tests run instantly and can assert each wait.
 Bodies are decoded with :func:`aispend.money.loads_exact` so dollars never pass through ``float``,
 and the wire models parsed here coerce money with :func:`aispend.money.to_decimal`, which refuses
-floats outright. Logs name the provider, path and status only; headers (and so the key) never.
+floats outright. Large pages can instead be decoded while they stream in
+(:meth:`JsonApi.get_streamed`), with the same decoder, the same retries and the same errors.
+Logs name the provider, path and status only; headers (and so the key) never.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -21,7 +24,7 @@ from types import TracebackType
 from typing import Annotated, Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -41,6 +44,7 @@ from aispend.providers.errors import (
     RateLimited,
     redact,
 )
+from aispend.providers.jsonstream import StreamedObject, read_object
 
 log = logging.getLogger("aispend.providers")
 
@@ -61,18 +65,29 @@ def _nullable_count(value: object) -> object:
     return 0 if value is None else value
 
 
+def _money(value: object) -> Decimal:
+    # Bodies are decoded with parse_float=Decimal, so a finite Decimal is by far the common case;
+    # everything else (ints, numeric strings, and the floats, bools and NaN to refuse) is
+    # to_decimal's to judge.
+    if type(value) is Decimal and value.is_finite():
+        return value
+    return money.to_decimal(value)
+
+
 def _nullable_money(value: object) -> Decimal | None:
-    return None if value is None else money.to_decimal(value)
+    return None if value is None else _money(value)
 
 
 def _money_or_zero(value: object) -> Decimal:
-    return money.ZERO if value is None else money.to_decimal(value)
+    return money.ZERO if value is None else _money(value)
 
 
 # Wire field types. Optional metrics are ``null`` or absent on older API versions: both mean 0.
-Money = Annotated[Decimal, BeforeValidator(money.to_decimal)]
-MoneyOrZero = Annotated[Decimal, BeforeValidator(_money_or_zero)]
-NullableMoney = Annotated[Decimal | None, BeforeValidator(_nullable_money)]
+# Money validators are plain (they replace pydantic's own Decimal coercion, which would accept
+# floats): what they return is already the exact, finite Decimal.
+Money = Annotated[Decimal, PlainValidator(_money)]
+MoneyOrZero = Annotated[Decimal, PlainValidator(_money_or_zero)]
+NullableMoney = Annotated[Decimal | None, PlainValidator(_nullable_money)]
 Count = Annotated[int, BeforeValidator(_nullable_count)]
 
 
@@ -83,15 +98,20 @@ class Wire(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
-def parse_body(model: type[M], body: Any, *, provider: str, endpoint: str) -> M:
-    """Validate a decoded body, turning a shape error into MalformedResponse naming the field."""
+def parse_body(model: type[M], body: Any, *, provider: str, endpoint: str, at: str = "") -> M:
+    """Validate a decoded body, turning a shape error into MalformedResponse naming the field.
+
+    ``at`` is where ``body`` sits in the response (``data.3`` for one element of a streamed
+    array), so the message names the same path as validating the whole body would.
+    """
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "<body>"
+        where = ".".join([*([at] if at else []), *(str(part) for part in first["loc"])]) or "<body>"
         extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise MalformedResponse(
             f"{provider} GET {endpoint}: unexpected response shape at {where}: {first['msg']}{extra}",
@@ -208,6 +228,32 @@ class JsonApi:
 
     def get_json(self, path: str, params: Params | None = None) -> Any:
         """GET ``path`` and return the decoded body, retrying what is worth retrying."""
+        response = self._fetch(path, params, _read_body)
+        return self._decode(path, response)
+
+    def get_streamed(
+        self,
+        path: str,
+        params: Params | None,
+        member: str,
+        convert: Callable[[Any, int], Iterable[T]],
+    ) -> StreamedObject[T]:
+        """GET ``path`` and decode the body as it arrives; see :func:`jsonstream.read_object`.
+
+        Each element of the top-level ``member`` array goes through ``convert`` as soon as it is
+        decoded, so neither the whole body nor its whole tree is ever held. The request is retried
+        exactly like :meth:`get_json`, and a retry starts the body over: ``convert``'s items from a
+        failed attempt are dropped with it, never returned. A body that is not complete, valid
+        JSON raises MalformedResponse and returns nothing.
+        """
+        return self._fetch(path, params, lambda response: self._stream(path, response, member, convert))
+
+    def _fetch(self, path: str, params: Params | None, consume: Callable[[httpx.Response], T]) -> T:
+        """One request under the retry policy; ``consume`` reads a 2xx body inside the attempt.
+
+        Reading inside the attempt is what makes a body cut off by the transport (a protocol
+        error or timeout mid-read) retryable, whether it is read whole or streamed.
+        """
         retrying = Retrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
@@ -217,7 +263,7 @@ class JsonApi:
             reraise=True,
         )
         try:
-            response: httpx.Response = retrying(self._send, path, params)
+            result: T = retrying(self._attempt, path, params, consume)
         except _RetryableStatus as exc:
             raise self._gave_up(path, exc, retrying.statistics.get("attempt_number", 1)) from None
         except _RETRY_EXCEPTIONS as exc:
@@ -227,41 +273,68 @@ class JsonApi:
                 provider=self.provider,
                 endpoint=path,
             ) from None
-        return self._decode(path, response)
+        return result
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    def _send(self, path: str, params: Params | None) -> httpx.Response:
+    def _attempt(self, path: str, params: Params | None, consume: Callable[[httpx.Response], T]) -> T:
         self.requests_made += 1
-        response = self._client.get(path, params=params)
+        with self._client.stream("GET", path, params=params) as response:
+            status = response.status_code
+            log.debug("%s GET %s -> %d", self.provider, path, status)
+            if status < 300:
+                return consume(response)
+            response.read()
+            raise self._status_error(path, response)
+
+    def _status_error(self, path: str, response: httpx.Response) -> Exception:
         status = response.status_code
-        log.debug("%s GET %s -> %d", self.provider, path, status)
-        if status < 300:
-            return response
         detail = self._error_detail(response)
         if _is_retryable_status(status):
-            raise _RetryableStatus(status, retry_after_seconds(response.headers), detail)
+            return _RetryableStatus(status, retry_after_seconds(response.headers), detail)
         message = self._clean(f"{self.provider} GET {path} -> {status}: {detail}")
         if status in (401, 403):
-            raise PermissionDenied(message, provider=self.provider, endpoint=path, status=status)
+            return PermissionDenied(message, provider=self.provider, endpoint=path, status=status)
         if status == 400:
-            raise BadRequest(message, provider=self.provider, endpoint=path, provider_message=detail)
-        raise ProviderError(message, provider=self.provider, endpoint=path, status=status)
+            return BadRequest(message, provider=self.provider, endpoint=path, provider_message=detail)
+        return ProviderError(message, provider=self.provider, endpoint=path, status=status)
+
+    def _stream(
+        self,
+        path: str,
+        response: httpx.Response,
+        member: str,
+        convert: Callable[[Any, int], Iterable[T]],
+    ) -> StreamedObject[T]:
+        received = 0
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal received
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                yield chunk
+
+        try:
+            return read_object(chunks(), member, convert)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._not_json(path, response.status_code, exc, received) from None
 
     def _decode(self, path: str, response: httpx.Response) -> Any:
         try:
             return money.loads_exact(response.content)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both
-            reason = getattr(exc, "msg", type(exc).__name__)
-            raise MalformedResponse(
-                self._clean(
-                    f"{self.provider} GET {path} -> {response.status_code}: body is not valid JSON "
-                    f"({reason}; {len(response.content)} bytes)"
-                ),
-                provider=self.provider,
-                endpoint=path,
-                status=response.status_code,
-            ) from None
+            raise self._not_json(path, response.status_code, exc, len(response.content)) from None
+
+    def _not_json(self, path: str, status: int, exc: ValueError, size: int) -> MalformedResponse:
+        reason = getattr(exc, "msg", type(exc).__name__)
+        return MalformedResponse(
+            self._clean(
+                f"{self.provider} GET {path} -> {status}: body is not valid JSON ({reason}; {size} bytes)"
+            ),
+            provider=self.provider,
+            endpoint=path,
+            status=status,
+        )
 
     def _error_detail(self, response: httpx.Response) -> str:
         """The provider's own error message (both providers use ``{"error": {"message": …}}``)."""
@@ -317,3 +390,8 @@ class JsonApi:
 
     def _clean(self, text: str) -> str:
         return redact(text, self._secret)
+
+
+def _read_body(response: httpx.Response) -> httpx.Response:
+    response.read()
+    return response

@@ -3,16 +3,23 @@
 Costs are the billing truth for dollars; Usage only supplies tokens and requests. Windows are
 whole UTC days (``start`` inclusive, ``end`` exclusive, both sent as 00:00 UTC) because Costs
 buckets are whole UTC days regardless of alignment and Usage trims to an unaligned start.
+
+Costs and Usage pages are big (a 60-day costs backfill is one ~80 MB page of ~250k results), so
+they are decoded while they stream in, one bucket at a time, and each bucket's results become
+records directly: a fast path for results whose fields have exactly the JSON types the API sends,
+and the pydantic wire models for any bucket with anything else, so an unusual but valid value is
+still accepted, and a wrong one still raises MalformedResponse naming its path, exactly as before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +29,7 @@ from aispend import money
 from aispend.clock import day_start, from_unix, unix
 from aispend.providers.errors import BadRequest, MalformedResponse
 from aispend.providers.http import Count, JsonApi, MoneyOrZero, ParamValue, Sleep, Wire, parse_body
+from aispend.providers.jsonstream import StreamedObject
 from aispend.records import OpenAIApiKey, OpenAICost, OpenAIProject, OpenAIUsage
 
 log = logging.getLogger("aispend.providers.openai")
@@ -67,6 +75,7 @@ class _UsageResult(Wire):
 
 
 R = TypeVar("R", bound=Wire)
+X = TypeVar("X")
 
 
 class _Bucket(Wire, Generic[R]):
@@ -74,9 +83,18 @@ class _Bucket(Wire, Generic[R]):
     results: list[R] = Field(default_factory=list)
 
 
-class _BucketPage(Wire, Generic[R]):
+class _BucketPage(Wire):
+    """A bucket page without its buckets, which are streamed and checked one by one."""
+
     # has_more is required on purpose: guessing "no more pages" would silently drop dollars.
-    data: list[_Bucket[R]]
+    has_more: bool
+    next_page: str | None = None
+
+
+class _BucketPageShape(Wire):
+    """Only validated when ``data`` is missing or not an array, to say so as pydantic would."""
+
+    data: list[Any]
     has_more: bool
     next_page: str | None = None
 
@@ -99,8 +117,8 @@ class _ListPage(Wire, Generic[R]):
     last_id: str | None = None
 
 
-_CostsPage = _BucketPage[_CostResult]
-_UsagePage = _BucketPage[_UsageResult]
+_CostBucket = _Bucket[_CostResult]
+_UsageBucket = _Bucket[_UsageResult]
 _ProjectsPage = _ListPage[_Project]
 _ApiKeysPage = _ListPage[_ApiKey]
 
@@ -181,50 +199,38 @@ class OpenAIClient:
             raise ValueError(
                 f"unsupported usage endpoint {endpoint!r}; expected one of {sorted(USAGE_ENDPOINTS)}"
             )
+        path = f"/organization/usage/{endpoint}"
         params = self._window(start, end, USAGE_PAGE_BUCKETS, USAGE_GROUP_BY)
-        return [
-            OpenAIUsage(
-                day=day,
-                endpoint=endpoint,
-                project_id=row.project_id,
-                api_key_id=row.api_key_id,
-                model=row.model,
-                input_tokens=row.input_tokens,
-                cached_tokens=row.input_cached_tokens,
-                output_tokens=row.output_tokens,
-                requests=row.num_model_requests,
-            )
-            for day, row in self._buckets(f"/organization/usage/{endpoint}", params, _UsagePage)
-        ]
+        strings: dict[str, str] = {}
+
+        def convert(bucket: Any, index: int) -> list[OpenAIUsage]:
+            try:
+                return _fast_usage_rows(bucket, endpoint, strings)
+            except _Irregular:
+                checked = parse_body(
+                    _UsageBucket, bucket, provider=PROVIDER, endpoint=path, at=f"data.{index}"
+                )
+                day = _checked_day(checked.start_time, path, index)
+                return [_usage_record(day, endpoint, row) for row in checked.results]
+
+        return self._bucket_rows(path, params, convert)
 
     def _costs(self, start: date, end: date, group_by: tuple[str, ...]) -> list[OpenAICost]:
+        path = "/organization/costs"
         params = self._window(start, end, COSTS_PAGE_BUCKETS, group_by)
-        rows: list[OpenAICost] = []
-        for day, row in self._buckets("/organization/costs", params, _CostsPage):
-            amount = row.amount or _Amount()
-            currency = (amount.currency or "usd").lower()
-            if currency != "usd":
-                # Skip rather than fail: adding another currency into dollar totals would be
-                # wrong, and refusing the whole window would hide every correct dollar with it.
-                # The warning makes the gap visible; OpenAI bills in USD, so this is not expected.
-                log.warning(
-                    "openai costs: skipping %s %s row for %s (project %s)",
-                    amount.value,
-                    currency,
-                    day,
-                    row.project_id,
+        strings: dict[str, str] = {}
+
+        def convert(bucket: Any, index: int) -> list[OpenAICost]:
+            try:
+                return _fast_cost_rows(bucket, strings)
+            except _Irregular:
+                checked = parse_body(
+                    _CostBucket, bucket, provider=PROVIDER, endpoint=path, at=f"data.{index}"
                 )
-                continue
-            rows.append(
-                OpenAICost(
-                    day=day,
-                    project_id=row.project_id,
-                    api_key_id=row.api_key_id,
-                    line_item=row.line_item,
-                    amount=amount.value,
-                )
-            )
-        return rows
+                day = _checked_day(checked.start_time, path, index)
+                return [record for row in checked.results if (record := _cost_record(day, row)) is not None]
+
+        return self._bucket_rows(path, params, convert)
 
     @staticmethod
     def _window(start: date, end: date, limit: int, group_by: tuple[str, ...]) -> dict[str, ParamValue]:
@@ -238,23 +244,37 @@ class OpenAIClient:
             "group_by": list(group_by),
         }
 
-    def _buckets(
-        self, path: str, params: dict[str, ParamValue], page_model: type[_BucketPage[R]]
-    ) -> Iterator[tuple[date, R]]:
-        """Every (UTC day, result) across all pages, following ``next_page`` with the same params."""
+    def _bucket_rows(
+        self, path: str, params: dict[str, ParamValue], convert: Callable[[Any, int], list[X]]
+    ) -> list[X]:
+        """The records of every bucket across all pages, following ``next_page`` with the same params.
+
+        ``convert(bucket, index)`` turns one decoded bucket into records while the page streams.
+        """
+        rows: list[X] = []
         seen: set[str] = set()
         cursor: str | None = None
         while True:
             query = params if cursor is None else {**params, "page": cursor}
-            body = self._api.get_json(path, query)
-            page = parse_body(page_model, body, provider=PROVIDER, endpoint=path)
-            for bucket in page.data:
-                day = from_unix(bucket.start_time).date()
-                for row in bucket.results:
-                    yield day, row
+            streamed = self._api.get_streamed(path, query, "data", convert)
+            page = self._page_end(path, streamed)
+            rows.extend(streamed.items or ())
             if not page.has_more:
-                return
+                return rows
             cursor = self._next_cursor(path, page.next_page, seen)
+
+    @staticmethod
+    def _page_end(path: str, streamed: StreamedObject[X]) -> _BucketPage:
+        if streamed.items is None:
+            # No "data" array (or no object at all): the full page shape names what is wrong.
+            parse_body(_BucketPageShape, streamed.rest, provider=PROVIDER, endpoint=path)
+            raise MalformedResponse(  # unreachable for decoded JSON: an array would have streamed
+                f"openai GET {path}: unexpected response shape at data",
+                provider=PROVIDER,
+                endpoint=path,
+                status=200,
+            )
+        return parse_body(_BucketPage, streamed.rest, provider=PROVIDER, endpoint=path)
 
     # -- names --------------------------------------------------------------------------------
 
@@ -300,6 +320,159 @@ class OpenAIClient:
             )
         seen.add(cursor)
         return cursor
+
+
+# -- bucket results → records ------------------------------------------------------------------
+
+
+class _Irregular(Exception):
+    """Internal: a bucket the fast path does not take; the wire models validate it instead."""
+
+
+def _text(value: object, strings: dict[str, str]) -> str | None:
+    """A nullable string field; repeats share one object (250k rows name a few hundred ids)."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return strings.setdefault(value, value)
+    raise _Irregular
+
+
+def _count(value: object) -> int:
+    if type(value) is int:
+        return value
+    if value is None:
+        return 0
+    raise _Irregular
+
+
+def _bucket_day(bucket: object) -> tuple[date, list[Any]]:
+    if type(bucket) is not dict:
+        raise _Irregular
+    start = bucket.get("start_time")
+    results = bucket.get("results", [])
+    if type(start) is not int or type(results) is not list:
+        raise _Irregular
+    try:
+        return from_unix(start).date(), results
+    except (OverflowError, OSError, ValueError):
+        raise _Irregular from None
+
+
+def _checked_day(start_time: int, path: str, index: int) -> date:
+    """A bucket's UTC day; a start_time no date can have is a malformed page, not a crash."""
+    try:
+        return from_unix(start_time).date()
+    except (OverflowError, OSError, ValueError):
+        raise MalformedResponse(
+            f"openai GET {path}: unexpected response shape at data.{index}.start_time: "
+            f"{start_time} is not a usable Unix time",
+            provider=PROVIDER,
+            endpoint=path,
+            status=200,
+        ) from None
+
+
+def _fast_cost_rows(bucket: object, strings: dict[str, str]) -> list[OpenAICost]:
+    """Records for a bucket of plain results: str/null ids, a USD amount that is a JSON number.
+
+    Anything else raises _Irregular. For what it accepts the result equals the wire-model path's
+    (a test holds the two to that); it exists because that path costs several times as much.
+    """
+    day, results = _bucket_day(bucket)
+    rows: list[OpenAICost] = []
+    for result in results:
+        if type(result) is not dict:
+            raise _Irregular
+        rows.append(
+            OpenAICost(
+                day,
+                _text(result.get("project_id"), strings),
+                _text(result.get("api_key_id"), strings),
+                _text(result.get("line_item"), strings),
+                _usd(result.get("amount")),
+            )
+        )
+    return rows
+
+
+def _usd(amount: object) -> Decimal:
+    if amount is None:
+        return money.ZERO
+    if type(amount) is not dict:
+        raise _Irregular
+    currency = amount.get("currency")
+    if currency is not None and (type(currency) is not str or (currency and currency.lower() != "usd")):
+        raise _Irregular  # including every non-USD row: the wire-model path skips it with a warning
+    value = amount.get("value")
+    if type(value) is Decimal and value.is_finite():
+        return value
+    if type(value) is int:
+        return Decimal(value)
+    if value is None:
+        return money.ZERO
+    raise _Irregular
+
+
+def _cost_record(day: date, row: _CostResult) -> OpenAICost | None:
+    amount = row.amount or _Amount()
+    currency = (amount.currency or "usd").lower()
+    if currency != "usd":
+        # Skip rather than fail: adding another currency into dollar totals would be wrong, and
+        # refusing the whole window would hide every correct dollar with it. The warning makes the
+        # gap visible; OpenAI bills in USD, so this is not expected.
+        log.warning(
+            "openai costs: skipping %s %s row for %s (project %s)",
+            amount.value,
+            currency,
+            day,
+            row.project_id,
+        )
+        return None
+    return OpenAICost(
+        day=day,
+        project_id=row.project_id,
+        api_key_id=row.api_key_id,
+        line_item=row.line_item,
+        amount=amount.value,
+    )
+
+
+def _fast_usage_rows(bucket: object, endpoint: str, strings: dict[str, str]) -> list[OpenAIUsage]:
+    """Records for a bucket of plain results (str/null ids, int/null counts); see _fast_cost_rows."""
+    day, results = _bucket_day(bucket)
+    rows: list[OpenAIUsage] = []
+    for result in results:
+        if type(result) is not dict:
+            raise _Irregular
+        rows.append(
+            OpenAIUsage(
+                day,
+                endpoint,
+                _text(result.get("project_id"), strings),
+                _text(result.get("api_key_id"), strings),
+                _text(result.get("model"), strings),
+                _count(result.get("input_tokens")),
+                _count(result.get("input_cached_tokens")),
+                _count(result.get("output_tokens")),
+                _count(result.get("num_model_requests")),
+            )
+        )
+    return rows
+
+
+def _usage_record(day: date, endpoint: str, row: _UsageResult) -> OpenAIUsage:
+    return OpenAIUsage(
+        day=day,
+        endpoint=endpoint,
+        project_id=row.project_id,
+        api_key_id=row.api_key_id,
+        model=row.model,
+        input_tokens=row.input_tokens,
+        cached_tokens=row.input_cached_tokens,
+        output_tokens=row.output_tokens,
+        requests=row.num_model_requests,
+    )
 
 
 def _project_status(project: _Project) -> str:

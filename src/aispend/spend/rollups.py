@@ -6,10 +6,9 @@ or route) and per UTC day and attribution reference. A month report then needs t
 here: the same :class:`~aispend.spend.attribution.Matcher` decides every row, so month totals and
 daily totals of a project always cover the same rows.
 
-Day rows arrive as plain tuples and may carry any exactly-summable number (the store passes
-integer nano-dollars and converts the few per-project sums afterwards): a year-long, 300-project
-store has tens of thousands of day rows, and building an object per row is what made peers'
-reports slow.
+Daily totals arrive already summed per project: the service attributes each reference once with
+the same matcher and lets the database sum the day rows per project, so a 300-project month is a
+few thousand sums instead of tens of thousands of row objects (what made peers' reports slow).
 """
 
 from __future__ import annotations
@@ -17,39 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TypeVar
 
 from aispend.clock import ensure_utc, month_start
-from aispend.records import Provider
 from aispend.spend.attribution import Matcher, attribute
 from aispend.spend.model import MonthReport, ProjectReport, SpendLine
 from aispend.spend.reports import build_project_report
 
-__all__ = ["DayRow", "daily_by_project", "month_report_from_rollups", "project_report_from_rollups"]
-
-N = TypeVar("N", int, Decimal)
-DayRow = tuple[Provider, date, str | None, str | None, N]
-"""(provider, UTC day, project ref, key ref, amount) — one row of the day rollup."""
-
-
-def daily_by_project(rows: Iterable[DayRow[N]], matcher: Matcher) -> dict[str | None, dict[date, N]]:
-    """Sum day rows per attributed project (``None`` = unattributed) and UTC day.
-
-    Each distinct reference is attributed once (references repeat on every day).
-    """
-    decided: dict[tuple[Provider, str | None, str | None], str | None] = {}
-    sums: dict[str | None, dict[date, N]] = {}
-    for provider, day, project_ref, key_ref, amount in rows:
-        ref = (provider, project_ref, key_ref)
-        if ref in decided:
-            project = decided[ref]
-        else:
-            project = decided[ref] = matcher.project_for_ref(provider, project_ref, key_ref)
-        days = sums.get(project)
-        if days is None:
-            days = sums[project] = {}
-        days[day] = days[day] + amount if day in days else amount
-    return sums
+__all__ = ["month_report_from_rollups", "project_report_from_rollups"]
 
 
 def _provisional_by_project(fills: Iterable[SpendLine], matcher: Matcher) -> dict[str, set[date]]:
@@ -64,15 +37,16 @@ def _provisional_by_project(fills: Iterable[SpendLine], matcher: Matcher) -> dic
 def month_report_from_rollups(
     matcher: Matcher,
     month_lines: Sequence[SpendLine],
-    daily: Mapping[str | None, Mapping[date, Decimal]],
+    daily: Mapping[str, Mapping[date, Decimal]],
     fills: Sequence[SpendLine],
     month: date,
     now: datetime,
 ) -> MonthReport:
     """Every project's report for one UTC month from the rollups.
 
-    ``month_lines``: one line per month rollup row (any day inside the month); ``daily``: the
-    output of :func:`daily_by_project` in dollars, *including* ``fills``; ``fills``: provisional
+    ``month_lines``: one line per month rollup row (any day inside the month); ``daily``: per
+    project (as the matcher attributes each reference) and UTC day, *including* ``fills``;
+    ``fills``: provisional
     OpenRouter lines from :func:`~aispend.spend.reports.fill_openrouter_gaps` for days
     ``/activity`` does not cover yet (added to the month totals here).
     """
@@ -103,7 +77,7 @@ def project_report_from_rollups(
     matcher: Matcher,
     project: str,
     month_lines: Sequence[SpendLine],
-    daily: Mapping[str | None, Mapping[date, Decimal]],
+    daily: Mapping[str, Mapping[date, Decimal]],
     fills: Sequence[SpendLine],
     month: date,
     now: datetime,

@@ -225,9 +225,9 @@ class SpendDay(SQLModel, table=True):
 
     __tablename__ = "spend_day"
     __table_args__ = (
-        UniqueConstraint("provider", "day", "project_ref", "key_ref", name="uq_spend_day"),
+        # Reference first: a report looks up each attributed reference's days of one month.
+        UniqueConstraint("provider", "project_ref", "key_ref", "day", name="uq_spend_day"),
         Index("ix_spend_day_day", "day"),
-        Index("ix_spend_day_project", "project_ref", "day"),
         Index("ix_spend_day_key", "key_ref", "day"),
     )
 

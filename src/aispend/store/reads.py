@@ -4,13 +4,26 @@ mistakes that made peers' spend queries slow or wrong)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    column,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    values,
+)
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc
@@ -62,7 +75,7 @@ def key_days(session: Session, start: date, end: date, scope: Scope = ALL) -> li
             usage_daily=from_nanos(row.usage_daily_nanos),
             taken_at=row.taken_at,
         )
-        for row in session.execute(query)
+        for row in session.execute(query).all()
     ]
 
 
@@ -240,7 +253,58 @@ def day_rows(
     condition = _rollup_filter(table, scope)
     if condition is not None:
         query = query.where(condition)
-    return [(row[0], row[1], row[2] or None, row[3] or None, row[4]) for row in session.execute(query)]
+    return [(row[0], row[1], row[2] or None, row[3] or None, row[4]) for row in session.execute(query).all()]
+
+
+RefLabel = tuple[str, str | None, str | None, str]
+"""(provider, project ref, key ref, label): which label a rollup reference is summed under."""
+_MAP_CHUNK = 2000  # references per statement: 4 bound parameters each, well under every driver's cap
+
+
+def labelled_day_totals(
+    session: Session, start: date, end: date, labels: Sequence[RefLabel]
+) -> dict[str, dict[date, int]]:
+    """``spend_day`` summed per label and UTC day in ``[start, end)``, in nano-dollars.
+
+    The caller decides which label (project) each reference belongs to; the database only sums.
+    A month of a 300-project team is ~40k day rows but ~8k (label, day) sums, so the reduction
+    happens where it is cheap. References come in as a ``VALUES`` CTE (portable across SQLite and
+    PostgreSQL), in chunks so no statement exceeds a driver's parameter limit.
+    """
+    table = SpendDay.__table__.c  # type: ignore[attr-defined]
+    sums: dict[str, dict[date, int]] = {}
+    for offset in range(0, len(labels), _MAP_CHUNK):
+        chunk = [(p, pr or "", k or "", label) for p, pr, k, label in labels[offset : offset + _MAP_CHUNK]]
+        ref_map = (
+            values(
+                column("provider", String),
+                column("project_ref", String),
+                column("key_ref", String),
+                column("label", String),
+                name="ref_map",
+            )
+            .data(chunk)
+            .cte("ref_map")
+        )
+        query = (
+            select(ref_map.c.label, table.day, func.sum(table.amount_nanos))
+            .select_from(
+                SpendDay.__table__.join(  # type: ignore[attr-defined]
+                    ref_map,
+                    and_(
+                        table.provider == ref_map.c.provider,
+                        table.project_ref == ref_map.c.project_ref,
+                        table.key_ref == ref_map.c.key_ref,
+                    ),
+                )
+            )
+            .where(table.day >= start, table.day < end)
+            .group_by(ref_map.c.label, table.day)
+        )
+        for label, day, nanos in session.execute(query).all():
+            days = sums.setdefault(label, {})
+            days[day] = days.get(day, 0) + int(nanos)
+    return sums
 
 
 def week_lines(
@@ -359,6 +423,23 @@ def activity_through(session: Session, hashes: Collection[str] | None = None) ->
         row[0][len(ACTIVITY_MARK) :]: date.fromisoformat(row[1]) - timedelta(days=1)
         for row in session.execute(query)
     }
+
+
+def unmarked_keys(session: Session, hashes: Collection[str] | None = None) -> list[str]:
+    """Known OpenRouter keys whose ``/activity`` coverage is unknown (never fetched)."""
+    key_table = OpenRouterKeyState.__table__  # type: ignore[attr-defined]
+    mark_table = IngestMark.__table__  # type: ignore[attr-defined]
+    keys, marks = key_table.c, mark_table.c
+    query = (
+        select(keys.hash)
+        .select_from(key_table.outerjoin(mark_table, marks.name == literal(ACTIVITY_MARK) + keys.hash))
+        .where(marks.name.is_(None))
+    )
+    if hashes is not None:
+        if not hashes:
+            return []
+        query = query.where(keys.hash.in_(list(hashes)))
+    return [row[0] for row in session.execute(query).all()]
 
 
 def generation(session: Session) -> int:

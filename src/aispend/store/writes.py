@@ -10,10 +10,11 @@ with executemany batches, which keeps a 60-day backfill close to a bare bulk ins
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -146,6 +147,7 @@ def _days(model: Any, start: date, end: date) -> ColumnElement[bool]:
     return and_(table.c.day >= start, table.c.day < end)
 
 
+@lru_cache(maxsize=4096)
 def model_from_line_item(line_item: str | None) -> str:
     """Best-effort model name from an OpenAI cost line item (``"gpt-4o-2024-08-06, input"``).
 
@@ -159,27 +161,54 @@ def model_from_line_item(line_item: str | None) -> str:
     return (head if sep else text).strip()
 
 
+R = TypeVar("R", OpenAICost, OpenAIUsage)
+CHUNK_DAYS = 7
+
+
+def _day_chunks(rows: Iterable[R], start: date, end: date) -> Iterator[tuple[date, date, list[R]]]:
+    """Split a window into week-long sub-windows with their rows.
+
+    Replacing a big window (a 60-day backfill of a large org is ~250k rows) in one diff would hold
+    every row's payload, the stored window and the statement parameters at once; week by week
+    the same result needs a fraction of the memory. Sub-windows tile the window exactly, so the
+    replace semantics (insert, update, delete what is gone) are unchanged.
+    """
+    by_day: dict[date, list[R]] = {}
+    for row in rows:
+        if start <= row.day < end:
+            by_day.setdefault(row.day, []).append(row)
+    chunk_start = start
+    while chunk_start < end:
+        chunk_end = min(end, chunk_start + timedelta(days=CHUNK_DAYS))
+        chunk = [
+            row for day in sorted(d for d in by_day if chunk_start <= d < chunk_end) for row in by_day[day]
+        ]
+        yield chunk_start, chunk_end, chunk
+        chunk_start = chunk_end
+
+
 def replace_openai_costs(session: Session, start: date, end: date, rows: Iterable[OpenAICost]) -> WriteCount:
-    payload = (
-        {
-            "day": row.day,
-            "project_id": row.project_id or "",
-            "api_key_id": row.api_key_id or "",
-            "line_item": row.line_item or "",
-            "model": model_from_line_item(row.line_item),
-            "amount_nanos": to_nanos(row.amount),
-        }
-        for row in rows
-        if start <= row.day < end
-    )
-    count = replace_window(
-        session,
-        OpenAICostDaily,
-        _days(OpenAICostDaily, start, end),
-        payload,
-        keys=("day", "project_id", "api_key_id", "line_item"),
-        measures=("amount_nanos",),
-    )
+    count = WriteCount()
+    for chunk_start, chunk_end, chunk in _day_chunks(rows, start, end):
+        payload = (
+            {
+                "day": row.day,
+                "project_id": row.project_id or "",
+                "api_key_id": row.api_key_id or "",
+                "line_item": row.line_item or "",
+                "model": model_from_line_item(row.line_item),
+                "amount_nanos": to_nanos(row.amount),
+            }
+            for row in chunk
+        )
+        count += replace_window(
+            session,
+            OpenAICostDaily,
+            _days(OpenAICostDaily, chunk_start, chunk_end),
+            payload,
+            keys=("day", "project_id", "api_key_id", "line_item"),
+            measures=("amount_nanos",),
+        )
     if count.inserted or count.updated or count.deleted:
         refresh_openai_rollups(session, start, end)
     return count
@@ -189,29 +218,31 @@ def replace_openai_usage(
     session: Session, endpoint: str, start: date, end: date, rows: Iterable[OpenAIUsage]
 ) -> WriteCount:
     table = _table(OpenAIUsageDaily)
-    payload = (
-        {
-            "day": row.day,
-            "endpoint": endpoint,
-            "project_id": row.project_id or "",
-            "api_key_id": row.api_key_id or "",
-            "model": row.model or "",
-            "input_tokens": row.input_tokens,
-            "cached_tokens": row.cached_tokens,
-            "output_tokens": row.output_tokens,
-            "requests": row.requests,
-        }
-        for row in rows
-        if start <= row.day < end
-    )
-    return replace_window(
-        session,
-        OpenAIUsageDaily,
-        and_(_days(OpenAIUsageDaily, start, end), table.c.endpoint == endpoint),
-        payload,
-        keys=("day", "endpoint", "project_id", "api_key_id", "model"),
-        measures=("input_tokens", "cached_tokens", "output_tokens", "requests"),
-    )
+    count = WriteCount()
+    for chunk_start, chunk_end, chunk in _day_chunks(rows, start, end):
+        payload = (
+            {
+                "day": row.day,
+                "endpoint": endpoint,
+                "project_id": row.project_id or "",
+                "api_key_id": row.api_key_id or "",
+                "model": row.model or "",
+                "input_tokens": row.input_tokens,
+                "cached_tokens": row.cached_tokens,
+                "output_tokens": row.output_tokens,
+                "requests": row.requests,
+            }
+            for row in chunk
+        )
+        count += replace_window(
+            session,
+            OpenAIUsageDaily,
+            and_(_days(OpenAIUsageDaily, chunk_start, chunk_end), table.c.endpoint == endpoint),
+            payload,
+            keys=("day", "endpoint", "project_id", "api_key_id", "model"),
+            measures=("input_tokens", "cached_tokens", "output_tokens", "requests"),
+        )
+    return count
 
 
 def replace_openrouter_activity(

@@ -29,12 +29,11 @@ def upgrade() -> None:
         sa.Column("key_ref", sa.String(length=128), nullable=False),
         sa.Column("amount_nanos", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("provider", "day", "project_ref", "key_ref", name="uq_spend_day"),
+        sa.UniqueConstraint("provider", "project_ref", "key_ref", "day", name="uq_spend_day"),
     )
     with op.batch_alter_table("spend_day", schema=None) as batch_op:
         batch_op.create_index("ix_spend_day_day", ["day"], unique=False)
         batch_op.create_index("ix_spend_day_key", ["key_ref", "day"], unique=False)
-        batch_op.create_index("ix_spend_day_project", ["project_ref", "day"], unique=False)
 
     op.create_table(
         "spend_month",
@@ -159,7 +158,6 @@ def downgrade() -> None:
 
     op.drop_table("spend_month")
     with op.batch_alter_table("spend_day", schema=None) as batch_op:
-        batch_op.drop_index("ix_spend_day_project")
         batch_op.drop_index("ix_spend_day_key")
         batch_op.drop_index("ix_spend_day_day")
 
