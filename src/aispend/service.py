@@ -27,7 +27,7 @@ from aispend.records import PROVIDERS
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine
-from aispend.spend.reports import fill_openrouter_gaps
+from aispend.spend.reports import fill_openrouter_gaps, reclock, reclock_month
 from aispend.spend.rollups import (
     month_report_from_rollups,
     project_report_from_rollups,
@@ -38,7 +38,7 @@ from aispend.store.engine import ping, session_scope
 from aispend.store.reads import Scope
 
 _DAY = timedelta(days=1)
-_MONTH_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
+_REPORT_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
 _NO_OPENAI: Collection[str] = ()
 
 
@@ -60,10 +60,11 @@ class SpendService:
         self._stale_after = stale_after
         self._lock = threading.Lock()
         self._cached: tuple[int, Matcher] | None = None
-        # Month data per (generation, month, today, scope): the store only changes when a poll
-        # writes (and every poll write adds a poll run, bumping the generation), so answers
-        # between polls reuse what the last one read; the domain still runs on every call.
-        self._month_cache: OrderedDict[tuple[object, ...], _MonthData] = OrderedDict()
+        # Reports per (generation, month, UTC day, project): the store only changes when a poll
+        # writes (every poll write adds a poll run, bumping the generation), and within a UTC day
+        # only the as-of and the pace depend on the clock, so a cached report is re-clocked per
+        # question instead of being rebuilt from the store.
+        self._reports: OrderedDict[tuple[object, ...], ProjectReport | MonthReport] = OrderedDict()
 
     @property
     def config(self) -> Config:
@@ -83,28 +84,18 @@ class SpendService:
             self._cached = (generation, matcher)
         return generation, matcher
 
-    def _month_data_cached(
-        self, session: Session, generation: int, matcher: Matcher, first: date, now: datetime, scope: Scope
-    ) -> _MonthData:
-        key = (
-            generation,
-            first,
-            now.date(),
-            tuple(sorted(scope.openai_projects)) if scope.openai_projects is not None else None,
-            tuple(sorted(scope.openai_keys)) if scope.openai_keys is not None else None,
-            tuple(sorted(scope.openrouter_keys)) if scope.openrouter_keys is not None else None,
-        )
+    def _cached_report(self, key: tuple[object, ...]) -> ProjectReport | MonthReport | None:
         with self._lock:
-            found = self._month_cache.get(key)
+            found = self._reports.get(key)
             if found is not None:
-                self._month_cache.move_to_end(key)
-                return found
-        data = self._month_data(session, matcher, first, now, scope)
+                self._reports.move_to_end(key)
+            return found
+
+    def _remember(self, key: tuple[object, ...], report: ProjectReport | MonthReport) -> None:
         with self._lock:
-            self._month_cache[key] = data
-            while len(self._month_cache) > _MONTH_CACHE_SIZE:
-                self._month_cache.popitem(last=False)
-        return data
+            self._reports[key] = report
+            while len(self._reports) > _REPORT_CACHE_SIZE:
+                self._reports.popitem(last=False)
 
     @staticmethod
     def _scope_for(matcher: Matcher, project: str) -> Scope:
@@ -181,19 +172,30 @@ class SpendService:
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
-            scope = self._scope_for(matcher, project.name)
-            data = self._month_data_cached(session, generation, matcher, first, now, scope)
-        return project_report_from_rollups(
+            key = (generation, first, now.date(), project.name)
+            cached = self._cached_report(key)
+            if isinstance(cached, ProjectReport):
+                return reclock(cached, now)
+            data = self._month_data(session, matcher, first, now, self._scope_for(matcher, project.name))
+        report = project_report_from_rollups(
             matcher, project.name, data.month_lines, data.daily, data.fills, first, now
         )
+        self._remember(key, report)
+        return report
 
     def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
         now = ensure_utc(now)
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
-            data = self._month_data_cached(session, generation, matcher, first, now, reads.ALL)
-        return month_report_from_rollups(matcher, data.month_lines, data.daily, data.fills, first, now)
+            key = (generation, first, now.date(), None)
+            cached = self._cached_report(key)
+            if isinstance(cached, MonthReport):
+                return reclock_month(cached, now)
+            data = self._month_data(session, matcher, first, now, reads.ALL)
+        report = month_report_from_rollups(matcher, data.month_lines, data.daily, data.fills, first, now)
+        self._remember(key, report)
+        return report
 
     def runway(self, now: datetime) -> Runway:
         now = ensure_utc(now)

@@ -6,12 +6,13 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aispend.spend.attribution import build_matcher
 from aispend.spend.model import SpendLine
-from aispend.spend.reports import month_report
+from aispend.spend.reports import month_report, reclock, reclock_month
 from aispend.spend.rollups import month_report_from_rollups
 from tests.spend.factories import at, oa, orl, project
 
@@ -77,3 +78,24 @@ def test_rollup_reports_equal_line_reports(lines: list[SpendLine]) -> None:
         assert sorted(mine.by_model, key=repr) == sorted(theirs.by_model, key=repr)
         assert [(p.day, p.usd) for p in mine.daily] == [(p.day, p.usd) for p in theirs.daily]
         assert mine.pace == theirs.pace
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.one_of(openai_lines, openrouter_lines), max_size=30),
+    st.integers(min_value=0, max_value=23 * 60),
+    st.integers(min_value=0, max_value=23 * 60),
+)
+def test_a_reclocked_report_equals_one_built_at_that_moment(lines: list[SpendLine], a: int, b: int) -> None:
+    day = date(2026, 11, 27)
+    early = at(day.year, day.month, day.day) + timedelta(minutes=min(a, b))
+    late = at(day.year, day.month, day.day) + timedelta(minutes=max(a, b))
+    built_early = month_report(MATCHER, lines, FIRST, early)
+    assert reclock_month(built_early, late) == month_report(MATCHER, lines, FIRST, late)
+    assert reclock(built_early.projects[0], late) == month_report(MATCHER, lines, FIRST, late).projects[0]
+
+
+def test_reclock_refuses_another_day() -> None:
+    report = month_report(MATCHER, [], FIRST, NOW).projects[0]
+    with pytest.raises(ValueError, match="within its UTC day"):
+        reclock(report, NOW + timedelta(days=1))

@@ -49,6 +49,8 @@ __all__ = [
     "month_window",
     "prepare_lines",
     "project_report",
+    "reclock",
+    "reclock_month",
 ]
 
 NOT_BROKEN_DOWN = "(not yet broken down)"
@@ -267,6 +269,26 @@ def build_project_report(
         provisional_since=provisional_since,
         pace=pace,
     )
+
+
+def reclock(report: ProjectReport, now: datetime) -> ProjectReport:
+    """The same report at a later moment of the same UTC day: only the as-of and the pace move.
+
+    Everything else in a report is a function of the stored data and the UTC day, so a caller may
+    build it once per poll and re-clock it for each question (the pace's forecast counts the rest
+    of today from ``now``).
+    """
+    now = ensure_utc(now)
+    if now.date() != ensure_utc(report.as_of).date():
+        raise ValueError("reclock only moves a report within its UTC day")
+    daily = {point.day: point.usd for point in report.daily}
+    return replace(report, as_of=now, pace=budget_pace(daily, report.pace.budget, report.month, now))
+
+
+def reclock_month(report: MonthReport, now: datetime) -> MonthReport:
+    """:func:`reclock` for every project of a month report."""
+    now = ensure_utc(now)
+    return replace(report, as_of=now, projects=tuple(reclock(p, now) for p in report.projects))
 
 
 def _month_lines(

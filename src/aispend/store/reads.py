@@ -11,18 +11,19 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
+    MetaData,
     String,
+    Table,
     and_,
     case,
-    column,
     false,
     func,
     literal,
     or_,
     select,
     true,
-    values,
 )
 from sqlalchemy.orm import Session
 
@@ -258,7 +259,20 @@ def day_rows(
 
 RefLabel = tuple[str, str | None, str | None, str]
 """(provider, project ref, key ref, label): which label a rollup reference is summed under."""
-_MAP_CHUNK = 2000  # references per statement: 4 bound parameters each, well under every driver's cap
+
+# A connection-local scratch table for the reference → label map of one report. A temporary table
+# keeps the statements fixed (compiled once and cached, unlike a VALUES list of thousands of
+# bound parameters) and gives the join a primary key to probe on SQLite and PostgreSQL alike.
+_scratch = MetaData()
+REF_LABEL = Table(
+    "aispend_ref_label",
+    _scratch,
+    Column("provider", String(20), primary_key=True),
+    Column("project_ref", String(64), primary_key=True),
+    Column("key_ref", String(128), primary_key=True),
+    Column("label", String(255), nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 def labelled_day_totals(
@@ -268,42 +282,41 @@ def labelled_day_totals(
 
     The caller decides which label (project) each reference belongs to; the database only sums.
     A month of a 300-project team is ~40k day rows but ~8k (label, day) sums, so the reduction
-    happens where it is cheap. References come in as a ``VALUES`` CTE (portable across SQLite and
-    PostgreSQL), in chunks so no statement exceeds a driver's parameter limit.
+    happens where it is cheap.
     """
+    if not labels:
+        return {}
+    connection = session.connection()
+    REF_LABEL.create(connection, checkfirst=True)
+    connection.execute(REF_LABEL.delete())
+    connection.execute(
+        REF_LABEL.insert(),
+        [
+            {"provider": p, "project_ref": pr or "", "key_ref": k or "", "label": label}
+            for p, pr, k, label in labels
+        ],
+    )
     table = SpendDay.__table__.c  # type: ignore[attr-defined]
+    refs = REF_LABEL.c
+    query = (
+        select(refs.label, table.day, func.sum(table.amount_nanos))
+        .select_from(
+            REF_LABEL.join(
+                SpendDay.__table__,  # type: ignore[attr-defined]
+                and_(
+                    table.provider == refs.provider,
+                    table.project_ref == refs.project_ref,
+                    table.key_ref == refs.key_ref,
+                ),
+            )
+        )
+        .where(table.day >= start, table.day < end)
+        .group_by(refs.label, table.day)
+    )
     sums: dict[str, dict[date, int]] = {}
-    for offset in range(0, len(labels), _MAP_CHUNK):
-        chunk = [(p, pr or "", k or "", label) for p, pr, k, label in labels[offset : offset + _MAP_CHUNK]]
-        ref_map = (
-            values(
-                column("provider", String),
-                column("project_ref", String),
-                column("key_ref", String),
-                column("label", String),
-                name="ref_map",
-            )
-            .data(chunk)
-            .cte("ref_map")
-        )
-        query = (
-            select(ref_map.c.label, table.day, func.sum(table.amount_nanos))
-            .select_from(
-                SpendDay.__table__.join(  # type: ignore[attr-defined]
-                    ref_map,
-                    and_(
-                        table.provider == ref_map.c.provider,
-                        table.project_ref == ref_map.c.project_ref,
-                        table.key_ref == ref_map.c.key_ref,
-                    ),
-                )
-            )
-            .where(table.day >= start, table.day < end)
-            .group_by(ref_map.c.label, table.day)
-        )
-        for label, day, nanos in session.execute(query).all():
-            days = sums.setdefault(label, {})
-            days[day] = days.get(day, 0) + int(nanos)
+    for label, day, nanos in connection.execute(query).all():
+        sums.setdefault(label, {})[day] = int(nanos)
+    connection.execute(REF_LABEL.delete())
     return sums
 
 
