@@ -19,7 +19,6 @@ Targets: p99 < 100 ms for every command; project / help p50 ratio < 1.5.
 from __future__ import annotations
 
 import argparse
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -30,8 +29,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-import uvicorn
 from slack_sdk.signature import SignatureVerifier
+from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
 
 from aispend.config import Config
@@ -172,26 +171,8 @@ def serve(reader: SpendReader, fake: FakeSlack, *, nodelay: bool = True) -> Iter
     asgi = create_web_app(
         bolt, health=lambda: reader.health(REPORT_NOW), metrics=metrics, clock=lambda: REPORT_NOW
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if nodelay:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(asgi, lifespan="off", log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_in_thread(asgi, nodelay=nodelay) as url:
+        yield url
 
 
 def run_command(

@@ -27,10 +27,13 @@ from aispend.records import PROVIDERS
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine
-from aispend.spend.reports import fill_openrouter_gaps, reclock, reclock_month
-from aispend.spend.rollups import (
-    month_report_from_rollups,
-    project_report_from_rollups,
+from aispend.spend.reports import (
+    assemble_month_report,
+    assemble_project_report,
+    daily_by_project,
+    fill_openrouter_gaps,
+    reclock,
+    reclock_month,
 )
 from aispend.spend.runway import credit_runway
 from aispend.store import reads
@@ -44,9 +47,12 @@ _NO_OPENAI: Collection[str] = ()
 
 @dataclass(frozen=True, slots=True)
 class _MonthData:
-    month_lines: list[SpendLine]
+    """What the spend model assembles a month from: month totals per grouping plus provisional
+    fills (``lines``), and per project the daily amounts and provisional days."""
+
+    lines: list[SpendLine]
     daily: dict[str, dict[date, Decimal]]
-    fills: list[SpendLine]
+    provisional: dict[str, set[date]]
 
 
 class SpendService:
@@ -147,12 +153,12 @@ class SpendService:
         sums = reads.labelled_day_totals(session, first, end, labels)
         daily = {project: {day: from_nanos(n) for day, n in days.items()} for project, days in sums.items()}
         fills = self._fills(session, first, end, now, scope)
-        for line in fills:
-            project = matcher.project_for(line)
-            if project is not None:
-                days = daily.setdefault(project, {})
-                days[line.day] = days.get(line.day, Decimal(0)) + line.amount
-        return _MonthData(month_lines, daily, fills)
+        fill_daily, provisional = daily_by_project(fills, matcher)
+        for project, fill_days in fill_daily.items():
+            days = daily.setdefault(project, {})
+            for day, amount in fill_days.items():
+                days[day] = days.get(day, Decimal(0)) + amount
+        return _MonthData([*month_lines, *fills], daily, provisional)
 
     def _recent_lines(self, session: Session, now: datetime, scope: Scope = reads.ALL) -> list[SpendLine]:
         """Two weeks of spend summed per week (lines dated each week's first day) plus the
@@ -177,8 +183,8 @@ class SpendService:
             if isinstance(cached, ProjectReport):
                 return reclock(cached, now)
             data = self._month_data(session, matcher, first, now, self._scope_for(matcher, project.name))
-        report = project_report_from_rollups(
-            matcher, project.name, data.month_lines, data.daily, data.fills, first, now
+        report = assemble_project_report(
+            matcher, project.name, data.lines, data.daily, data.provisional, first, now
         )
         self._remember(key, report)
         return report
@@ -193,7 +199,7 @@ class SpendService:
             if isinstance(cached, MonthReport):
                 return reclock_month(cached, now)
             data = self._month_data(session, matcher, first, now, reads.ALL)
-        report = month_report_from_rollups(matcher, data.month_lines, data.daily, data.fills, first, now)
+        report = assemble_month_report(matcher, data.lines, data.daily, data.provisional, first, now)
         self._remember(key, report)
         return report
 

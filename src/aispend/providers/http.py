@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
@@ -395,3 +395,47 @@ class JsonApi:
 def _read_body(response: httpx.Response) -> httpx.Response:
     response.read()
     return response
+
+
+class ProviderClient:
+    """What both provider clients share: one retrying JSON API, closable, a context manager.
+
+    Subclasses set ``provider`` and add the endpoints; requests are counted for benchmarks.
+    """
+
+    provider: ClassVar[str]
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self._api = JsonApi(
+            provider=self.provider,
+            base_url=base_url,
+            api_key=api_key,
+            transport=transport,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            sleep=sleep,
+        )
+
+    @property
+    def requests_made(self) -> int:
+        return self._api.requests_made
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

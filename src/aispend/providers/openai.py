@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -28,7 +27,15 @@ from pydantic import Field
 from aispend import money
 from aispend.clock import day_start, from_unix, unix
 from aispend.providers.errors import BadRequest, MalformedResponse
-from aispend.providers.http import Count, JsonApi, MoneyOrZero, ParamValue, Sleep, Wire, parse_body
+from aispend.providers.http import (
+    Count,
+    MoneyOrZero,
+    ParamValue,
+    ProviderClient,
+    Sleep,
+    Wire,
+    parse_body,
+)
 from aispend.providers.jsonstream import StreamedObject
 from aispend.records import OpenAIApiKey, OpenAICost, OpenAIProject, OpenAIUsage
 
@@ -138,8 +145,10 @@ class CostsPage:
     key_level: bool
 
 
-class OpenAIClient:
+class OpenAIClient(ProviderClient):
     """Reads spend with an OpenAI admin key (``api.usage.read``); no DB, no Slack."""
+
+    provider = PROVIDER
 
     def __init__(
         self,
@@ -151,30 +160,9 @@ class OpenAIClient:
         max_attempts: int = 4,
         sleep: Sleep | None = None,
     ) -> None:
-        self._api = JsonApi(
-            provider=PROVIDER,
-            base_url=base_url,
-            api_key=api_key,
-            transport=transport,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            sleep=sleep,
+        super().__init__(
+            api_key, base_url, transport=transport, timeout=timeout, max_attempts=max_attempts, sleep=sleep
         )
-
-    @property
-    def requests_made(self) -> int:
-        return self._api.requests_made
-
-    def close(self) -> None:
-        self._api.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- costs / usage ------------------------------------------------------------------------
 

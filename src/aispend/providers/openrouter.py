@@ -10,14 +10,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
-from types import TracebackType
-from typing import Self
 
 import httpx
 
 from aispend import money
 from aispend.providers.errors import MalformedResponse
-from aispend.providers.http import Count, JsonApi, Money, MoneyOrZero, NullableMoney, Sleep, Wire, parse_body
+from aispend.providers.http import (
+    Count,
+    Money,
+    MoneyOrZero,
+    NullableMoney,
+    ProviderClient,
+    Sleep,
+    Wire,
+    parse_body,
+)
 from aispend.records import OpenRouterActivity, OpenRouterCredits, OpenRouterKey
 
 PROVIDER = "openrouter"
@@ -79,8 +86,10 @@ class _ActivityBody(Wire):
 # -- client -----------------------------------------------------------------------------------
 
 
-class OpenRouterClient:
+class OpenRouterClient(ProviderClient):
     """Reads account balance, key usage and daily per-key activity; no DB, no Slack."""
+
+    provider = PROVIDER
 
     def __init__(
         self,
@@ -96,30 +105,9 @@ class OpenRouterClient:
         if keys_page_size < 1:
             raise ValueError("keys_page_size must be at least 1")
         self._keys_page_size = keys_page_size
-        self._api = JsonApi(
-            provider=PROVIDER,
-            base_url=base_url,
-            api_key=api_key,
-            transport=transport,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            sleep=sleep,
+        super().__init__(
+            api_key, base_url, transport=transport, timeout=timeout, max_attempts=max_attempts, sleep=sleep
         )
-
-    @property
-    def requests_made(self) -> int:
-        return self._api.requests_made
-
-    def close(self) -> None:
-        self._api.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def credits(self) -> OpenRouterCredits:
         """Account-wide purchased and used credits (USD); the balance is their difference."""

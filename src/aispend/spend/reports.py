@@ -39,8 +39,10 @@ from aispend.spend.pace import budget_pace
 __all__ = [
     "NOT_BROKEN_DOWN",
     "UNSPECIFIED",
+    "assemble_month_report",
+    "assemble_project_report",
     "build_project_report",
-    "daily_series",
+    "daily_by_project",
     "detail_label",
     "fill_openrouter_gaps",
     "mark_provisional",
@@ -177,29 +179,11 @@ def month_window(month: date, now: datetime) -> tuple[date, date]:
     return first, last
 
 
-def daily_series(lines: Iterable[SpendLine], first: date, last: date, today: date) -> tuple[DayPoint, ...]:
-    """One point per UTC day from ``first`` to ``last`` inclusive, zero days included.
-
-    A day is provisional when any of its lines is, and today always is (it is not over).
-    """
-    amounts: dict[date, Decimal] = {}
-    provisional: set[date] = {today}
-    for line in lines:
-        amounts[line.day] = amounts.get(line.day, _ZERO) + line.amount
-        if line.provisional:
-            provisional.add(line.day)
-    points: list[DayPoint] = []
-    day = first
-    while day <= last:
-        points.append(DayPoint(day=day, usd=amounts.get(day, _ZERO), provisional=day in provisional))
-        day += _DAY
-    return tuple(points)
-
-
 def series_from_amounts(
     amounts: Mapping[date, Decimal], provisional: set[date], first: date, last: date, today: date
 ) -> tuple[DayPoint, ...]:
-    """:func:`daily_series` from per-day amounts already summed (the day rollup)."""
+    """One point per UTC day from ``first`` to ``last`` inclusive, zero days included; today
+    (not over yet) and the given provisional days are marked provisional."""
     marked = provisional | {today}
     points: list[DayPoint] = []
     day = first
@@ -215,26 +199,24 @@ def build_project_report(
     month: date,
     now: datetime,
     *,
-    daily: Mapping[date, Decimal] | None = None,
+    daily: Mapping[date, Decimal],
     provisional_days: Collection[date] = (),
 ) -> ProjectReport:
-    """Aggregate one project's already prepared and attributed lines for the month.
+    """One project's report from its attributed lines (totals, models, details) and its daily
+    amounts (series and pace).
 
-    Lines outside the month window are ignored, so callers may pass a wider range. With
-    ``daily`` (UTC day → amount, from the day rollup) the daily series and pace come from it and
-    ``lines`` may be month totals; the caller guarantees both sum the same rows.
+    Lines outside the month window are ignored, so callers may pass a wider range; ``lines`` may
+    be month totals (the store's month rollup) as long as ``daily`` sums the same spend per day.
     """
     now = ensure_utc(now)
     first, last = month_window(month, now)
     by_provider: dict[Provider, Decimal] = dict.fromkeys(PROVIDERS, _ZERO)
     by_model: dict[tuple[Provider, str], Decimal] = {}
     by_detail: dict[tuple[Provider, str], Decimal] = {}
-    window: list[SpendLine] = []
     total = _ZERO
     for line in lines:
         if not first <= line.day <= last:
             continue
-        window.append(line)
         total += line.amount
         by_provider[line.provider] += line.amount
         mkey = (line.provider, model_label(line))
@@ -242,10 +224,7 @@ def build_project_report(
         dkey = (line.provider, detail_label(line))
         by_detail[dkey] = by_detail.get(dkey, _ZERO) + line.amount
 
-    if daily is None:
-        series = daily_series(window, first, last, now.date())
-    else:
-        series = series_from_amounts(daily, set(provisional_days), first, last, now.date())
+    series = series_from_amounts(daily, set(provisional_days), first, last, now.date())
     provisional_since = next((point.day for point in series if point.provisional), None)
     pace = budget_pace({p.day: p.usd for p in series}, project.monthly_budget_usd, first, now)
     return ProjectReport(
@@ -303,27 +282,48 @@ def _month_lines(
     return [line for line in prepared if first <= line.day <= last]
 
 
-def month_report(
+def daily_by_project(
+    lines: Iterable[SpendLine], matcher: Matcher
+) -> tuple[dict[str, dict[date, Decimal]], dict[str, set[date]]]:
+    """Per project: amount per UTC day, and the days holding provisional spend."""
+    daily: dict[str, dict[date, Decimal]] = {}
+    provisional: dict[str, set[date]] = {}
+    for line in lines:
+        project = matcher.project_for(line)
+        if project is None:
+            continue
+        days = daily.setdefault(project, {})
+        days[line.day] = days.get(line.day, _ZERO) + line.amount
+        if line.provisional:
+            provisional.setdefault(project, set()).add(line.day)
+    return daily, provisional
+
+
+def assemble_month_report(
     matcher: Matcher,
-    lines: Iterable[SpendLine],
+    lines: Sequence[SpendLine],
+    daily: Mapping[str, Mapping[date, Decimal]],
+    provisional: Mapping[str, Collection[date]],
     month: date,
     now: datetime,
-    *,
-    key_days: Iterable[KeyDay] = (),
-    activity_through: Mapping[str, date] | None = None,
 ) -> MonthReport:
-    """Every configured project's report plus the unattributed bucket for one UTC month.
+    """Every project's report plus the unattributed bucket.
 
-    ``lines`` are the stored OpenAI cost lines and OpenRouter activity lines (a wider range is
-    fine: the month window is applied after gap filling); ``key_days`` are the stored ``/keys``
-    readings for the same days. ``provider_totals`` equals the sum over projects plus
-    unattributed, exactly.
+    ``lines``: the month's spend at any grain (daily lines, or the store's month rollup plus the
+    provisional fills); ``daily``/``provisional``: per project, as :func:`daily_by_project` gives
+    them. Both must cover the same spend; ``provider_totals`` equals projects plus unattributed.
     """
     now = ensure_utc(now)
-    window = _month_lines(lines, month, now, key_days, activity_through)
-    split = attribute(window, matcher)
+    split = attribute(lines, matcher)
     projects = tuple(
-        build_project_report(project, split.lines_for(project.name), month, now)
+        build_project_report(
+            project,
+            split.lines_for(project.name),
+            month,
+            now,
+            daily=daily.get(project.name, {}),
+            provisional_days=provisional.get(project.name, ()),
+        )
         for project in matcher.projects
     )
     return MonthReport(
@@ -333,6 +333,57 @@ def month_report(
         unattributed=split.unattributed,
         provider_totals=split.provider_totals,
     )
+
+
+def assemble_project_report(
+    matcher: Matcher,
+    project: str,
+    lines: Sequence[SpendLine],
+    daily: Mapping[str, Mapping[date, Decimal]],
+    provisional: Mapping[str, Collection[date]],
+    month: date,
+    now: datetime,
+) -> ProjectReport:
+    """One project's report (name is case-insensitive); ``KeyError`` for an unknown project.
+
+    Attribution still looks at every line (a more specific matcher of another project may claim
+    one), but only this project's aggregates are built, which keeps the slash command fast.
+    """
+    config = matcher.project(project)
+    if config is None:
+        raise KeyError(project)
+    project_for = matcher.project_for
+    mine = [line for line in lines if project_for(line) == config.name]
+    return build_project_report(
+        config,
+        mine,
+        month,
+        ensure_utc(now),
+        daily=daily.get(config.name, {}),
+        provisional_days=provisional.get(config.name, ()),
+    )
+
+
+def month_report(
+    matcher: Matcher,
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    key_days: Iterable[KeyDay] = (),
+    activity_through: Mapping[str, date] | None = None,
+) -> MonthReport:
+    """Every configured project's report plus the unattributed bucket for one UTC month, from
+    stored daily lines.
+
+    ``lines`` are the stored OpenAI cost lines and OpenRouter activity lines (a wider range is
+    fine: the month window is applied after gap filling); ``key_days`` are the stored ``/keys``
+    readings for the same days.
+    """
+    now = ensure_utc(now)
+    window = _month_lines(lines, month, now, key_days, activity_through)
+    daily, provisional = daily_by_project(window, matcher)
+    return assemble_month_report(matcher, window, daily, provisional, month, now)
 
 
 def project_report(
@@ -345,16 +396,8 @@ def project_report(
     key_days: Iterable[KeyDay] = (),
     activity_through: Mapping[str, date] | None = None,
 ) -> ProjectReport:
-    """One project's report (name is case-insensitive); ``KeyError`` for an unknown project.
-
-    Attribution still looks at every line (a more specific matcher of another project may claim
-    a line), but only this project's aggregates are built, which keeps the slash command fast.
-    """
-    config = matcher.project(project)
-    if config is None:
-        raise KeyError(project)
+    """:func:`month_report` for one project; ``KeyError`` for an unknown project."""
     now = ensure_utc(now)
     window = _month_lines(lines, month, now, key_days, activity_through)
-    project_for = matcher.project_for
-    mine = [line for line in window if project_for(line) == config.name]
-    return build_project_report(config, mine, month, now)
+    daily, provisional = daily_by_project(window, matcher)
+    return assemble_project_report(matcher, project, window, daily, provisional, month, now)

@@ -1,4 +1,5 @@
-"""Reports from rollups must equal reports from every stored line (the store's two paths agree)."""
+"""Reports assembled from rollups (month totals + per-project daily sums, what the store hands
+over) must equal reports from every stored line; and re-clocking a report equals rebuilding it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from hypothesis import strategies as st
 
 from aispend.spend.attribution import build_matcher
 from aispend.spend.model import SpendLine
-from aispend.spend.reports import month_report, reclock, reclock_month
-from aispend.spend.rollups import month_report_from_rollups
+from aispend.spend.reports import assemble_month_report, month_report, reclock, reclock_month
 from tests.spend.factories import at, oa, orl, project
 
 NOW = at(2026, 11, 27, 12)
@@ -69,7 +69,7 @@ def rollups(lines: list[SpendLine]) -> tuple[list[SpendLine], dict[str, dict[dat
 def test_rollup_reports_equal_line_reports(lines: list[SpendLine]) -> None:
     expected = month_report(MATCHER, lines, FIRST, NOW)
     month_lines, daily = rollups(lines)
-    got = month_report_from_rollups(MATCHER, month_lines, daily, [], FIRST, NOW)
+    got = assemble_month_report(MATCHER, month_lines, daily, {}, FIRST, NOW)
     assert got.provider_totals == expected.provider_totals
     assert got.unattributed.by_provider == expected.unattributed.by_provider
     for mine, theirs in zip(got.projects, expected.projects, strict=True):
