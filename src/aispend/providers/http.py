@@ -149,6 +149,7 @@ def retry_after_seconds(headers: httpx.Headers, now: Callable[[], datetime] | No
 
 
 def _finite(text: str) -> float | None:
+    """A header number of seconds (a duration, never money), or None when it is not one."""
     try:
         value = float(text.strip())
     except ValueError:
