@@ -13,9 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 
 from aispend.store.engine import make_engine, migrate
+
+# Property tests check behaviour, not speed: a loaded 2-core CI machine must not turn a slow
+# example into a failure (speed lives in bench/).
+settings.register_profile("aispend", deadline=None)
+settings.load_profile("aispend")
 
 PG_ADMIN_URL = os.environ.get("AISPEND_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
