@@ -19,7 +19,7 @@ from aispend.ingest import Poller
 from aispend.providers import OpenAIClient, OpenRouterClient
 from aispend.service import SpendService
 from aispend.simulated import ANY, Dataset, SimulatedProviders
-from aispend.store import writes
+from aispend.store import reads, writes
 from aispend.store.engine import session_scope
 from aispend.store.models import OpenAICostDaily, OpenRouterActivityDaily, PollRun
 
@@ -277,3 +277,25 @@ def test_org_level_rows_are_kept(engine: Engine, providers: SimulatedProviders, 
     report = SpendService(engine, team_config(dataset)).month_report(NOW)
     org = [ref for ref in report.unattributed.refs if ref.kind == "org"]
     assert org and org[0].usd == dataset.openai_cost_total(MONTH, END, project_id=None, api_key_id=ANY)
+
+
+def test_names_come_from_archived_projects_too_and_their_absence_is_tolerated(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    archived = next(p for p in dataset.openai_projects if p.status == "archived")
+    providers.openai.faults.add(f"/organization/projects/{archived.id}/api_keys", 404, times=None)
+    summary = make_poller(engine, providers).poll()
+    names = next(r for r in summary.results if r.endpoint == "projects")
+    assert names.status == "ok"
+    with session_scope(engine) as session:
+        directory = reads.directory(session)
+    assert archived.id in directory.openai_projects
+    archived_keys = {k.id for k in dataset.openai_api_keys if k.project_id == archived.id}
+    assert archived_keys and not archived_keys & set(directory.openai_keys)
+    assert any(k.id in directory.openai_keys for k in dataset.openai_api_keys if k.project_id != archived.id)
+
+    # Without the fault the archived project's key names are fetched as well.
+    providers.openai.faults.clear()
+    make_poller(engine, providers, now=NOW + timedelta(hours=2)).poll()
+    with session_scope(engine) as session:
+        assert archived_keys <= set(reads.directory(session).openai_keys)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, utcnow
 from aispend.providers import CostsPage, OpenAIClient, OpenRouterClient
-from aispend.providers.errors import PermissionDenied, ProviderError, redact
+from aispend.providers.errors import BadRequest, PermissionDenied, ProviderError, redact
 from aispend.records import OpenAIApiKey, OpenAIProject, OpenAIUsage, OpenRouterActivity, Provider
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
@@ -223,8 +223,17 @@ class Poller:
             projects = client.projects()
             keys: list[OpenAIApiKey] = []
             for project in projects:
-                if project.status == "active":
+                try:
                     keys.extend(client.api_keys(project.id))
+                except ProviderError as exc:
+                    # Archived projects still own past spend, so their key names help the
+                    # unattributed report; an API that no longer lists them is not an error.
+                    archived_gone = project.status != "active" and (
+                        isinstance(exc, BadRequest) or exc.status == 404
+                    )
+                    if not archived_gone:
+                        raise
+                    log.info("no key list for archived OpenAI project %s", project.id)
             return projects, keys
 
         def write(session: Session, data: tuple[list[OpenAIProject], list[OpenAIApiKey]]) -> WriteCount:
