@@ -144,8 +144,7 @@ def prerender(providers: MemoryProviders, dataset: Dataset, backfill_days: int) 
     openai, openrouter = providers.clients()
     with openai, openrouter:
         for project in openai.projects():
-            if project.status == "active":
-                openai.api_keys(project.id)
+            openai.api_keys(project.id)
         for first, last in windows:
             openai.costs(first, last)
             for endpoint in USAGE_ENDPOINTS:
@@ -166,10 +165,9 @@ def minimum_requests(dataset: Dataset, backfill_days: int) -> dict[str, int]:
         "openai /organization/costs": math.ceil(window_days / COSTS_PAGE),
         **{f"openai /organization/usage/{e}": math.ceil(window_days / USAGE_PAGE) for e in USAGE_ENDPOINTS},
         "openai /organization/projects": max(1, math.ceil(len(dataset.openai_projects) / LIST_PAGE)),
-        # One page per active project (each has < 100 keys); there is no org-wide key listing.
-        "openai /organization/projects/{id}/api_keys": sum(
-            1 for p in dataset.openai_projects if p.status == "active"
-        ),
+        # One page per project, archived ones too (they own past spend; each has < 100 keys);
+        # there is no org-wide key listing.
+        "openai /organization/projects/{id}/api_keys": len(dataset.openai_projects),
         "openrouter /credits": 1,
         # /keys has no has_more: a full last page needs one more (empty) page to prove it is the last.
         "openrouter /keys": len(keys) // KEYS_PAGE + 1,
