@@ -17,16 +17,15 @@ from decimal import Decimal
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from aispend import __version__
 from aispend.clock import parse_month, utcnow
 from aispend.config import Config, ConfigError, load_config
-from aispend.ingest import Poller, PollSummary
+from aispend.ingest import PollSummary, clients_from_settings, poller_from_settings
 from aispend.money import fmt_usd
-from aispend.providers import OpenAIClient, OpenRouterClient, PermissionDenied, ProviderError
+from aispend.providers import PermissionDenied, ProviderError
 from aispend.service import SpendService
-from aispend.settings import Settings, secret
+from aispend.settings import Settings
 from aispend.spend.export import month_json, movers_json, project_json, runway_json
 from aispend.spend.model import MonthReport, Mover, ProjectReport, Runway
 from aispend.store.engine import StoreError, open_store
@@ -49,25 +48,6 @@ def _console(stderr: bool = False) -> Console:
 
 def load(settings: Settings) -> Config:
     return load_config(settings.aispend_config)
-
-
-def make_clients(settings: Settings) -> tuple[OpenAIClient | None, OpenRouterClient | None]:
-    openai_key = secret(settings.openai_admin_key)
-    openrouter_key = secret(settings.openrouter_management_key)
-    openai = OpenAIClient(openai_key, settings.openai_base_url) if openai_key else None
-    openrouter = OpenRouterClient(openrouter_key, settings.openrouter_base_url) if openrouter_key else None
-    return openai, openrouter
-
-
-def make_poller(settings: Settings, config: Config, engine: Engine) -> Poller:
-    openai, openrouter = make_clients(settings)
-    return Poller(
-        engine,
-        openai=openai,
-        openrouter=openrouter,
-        backfill_days=config.backfill_days,
-        secrets=(secret(settings.openai_admin_key), secret(settings.openrouter_management_key)),
-    )
 
 
 # ---------------------------------------------------------------------------------- rendering
@@ -207,7 +187,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     out.print(f"{settings.aispend_config}: OK ({len(config.projects)} projects, time zone {config.timezone})")
     if not args.keys:
         return EXIT_OK
-    openai, openrouter = make_clients(settings)
+    openai, openrouter = clients_from_settings(settings)
     problems = 0
     today = utcnow().date()
     probes: list[tuple[str, Callable[[], object]]] = []
@@ -234,8 +214,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     config = load(settings)
     engine = open_store(settings.database_url)
-    poller = make_poller(settings, config, engine)
-    if poller_empty(settings):
+    poller = poller_from_settings(engine, settings, backfill_days=config.backfill_days)
+    if poller is None:
         _console(stderr=True).print(
             "no provider keys set: set OPENAI_ADMIN_KEY and/or OPENROUTER_MANAGEMENT_KEY"
         )
@@ -243,10 +223,6 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     summary = poller.poll(backfill_days=args.backfill_days)
     print_poll_summary(summary, _console())
     return EXIT_OK if summary.ok else EXIT_RUNTIME
-
-
-def poller_empty(settings: Settings) -> bool:
-    return secret(settings.openai_admin_key) is None and secret(settings.openrouter_management_key) is None
 
 
 def _month_arg(text: str | None) -> date | None:

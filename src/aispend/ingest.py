@@ -27,6 +27,7 @@ from aispend.clock import ensure_utc, month_start, utcnow
 from aispend.providers import CostsPage, OpenAIClient, OpenRouterClient
 from aispend.providers.errors import BadRequest, PermissionDenied, ProviderError, redact
 from aispend.records import OpenAIApiKey, OpenAIProject, OpenAIUsage, OpenRouterActivity, Provider
+from aispend.settings import Settings, secret
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
 from aispend.store.models import PollRun
@@ -305,3 +306,29 @@ class Poller:
             return count
 
         return fetch, write
+
+
+# ---------------------------------------------------------------------------------- wiring
+
+
+def clients_from_settings(settings: Settings) -> tuple[OpenAIClient | None, OpenRouterClient | None]:
+    """A client for each provider whose key is set (None for the others)."""
+    openai_key = secret(settings.openai_admin_key)
+    openrouter_key = secret(settings.openrouter_management_key)
+    openai = OpenAIClient(openai_key, settings.openai_base_url) if openai_key else None
+    openrouter = OpenRouterClient(openrouter_key, settings.openrouter_base_url) if openrouter_key else None
+    return openai, openrouter
+
+
+def poller_from_settings(engine: Engine, settings: Settings, *, backfill_days: int) -> Poller | None:
+    """The production poller (what ``aispend poll`` and ``aispend serve`` run); None without keys."""
+    openai, openrouter = clients_from_settings(settings)
+    if openai is None and openrouter is None:
+        return None
+    return Poller(
+        engine,
+        openai=openai,
+        openrouter=openrouter,
+        backfill_days=backfill_days,
+        secrets=(secret(settings.openai_admin_key), secret(settings.openrouter_management_key)),
+    )

@@ -17,8 +17,7 @@ from starlette.applications import Starlette
 
 from aispend.clock import utcnow
 from aispend.config import Config
-from aispend.ingest import Poller, PollSummary
-from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.ingest import Poller, PollSummary, poller_from_settings
 from aispend.scheduler import LeaderLock, build_scheduler
 from aispend.service import SpendService
 from aispend.settings import Settings, secret
@@ -88,19 +87,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         metrics=metrics,
         audience=audience,
     )
-    openai_key = secret(settings.openai_admin_key)
-    openrouter_key = secret(settings.openrouter_management_key)
-    poller = None
-    if openai_key or openrouter_key:
-        poller = Poller(
-            engine,
-            openai=OpenAIClient(openai_key, settings.openai_base_url) if openai_key else None,
-            openrouter=OpenRouterClient(openrouter_key, settings.openrouter_base_url)
-            if openrouter_key
-            else None,
-            backfill_days=config.backfill_days,
-            secrets=(openai_key, openrouter_key),
-        )
+    poller = poller_from_settings(engine, settings, backfill_days=config.backfill_days)
     lock = LeaderLock(engine)
     web = create_web_app(
         app,
