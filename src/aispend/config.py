@@ -6,6 +6,7 @@ Numbers are read as ``Decimal`` straight from the YAML text, so a budget of ``20
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from datetime import time as time_of_day
@@ -191,7 +192,41 @@ class Config(_Strict):
 
 
 class _DecimalLoader(yaml.SafeLoader):
-    """SafeLoader that builds ``Decimal`` instead of ``float``: budgets stay exact."""
+    """SafeLoader that builds ``Decimal`` instead of ``float`` (budgets stay exact) and refuses
+    duplicate keys at any depth.
+
+    YAML says keys are unique, but PyYAML keeps the last of two equal keys silently: a second
+    ``visibility: public`` would turn an ``owner`` project public, and a second ``projects:`` would
+    drop the first list. PyYAML has no option for this, so ``construct_mapping`` is extended here
+    (the usual recipe); every duplicate is collected with its line so one run reports them all.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<: *defaults`` may be overridden by explicit keys, as YAML intends
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # PyYAML reports unhashable keys itself
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                self.duplicates.append(
+                    (
+                        line,
+                        f"line {line}: duplicate key {str(key)[:60]!r} (first at line {first_line[key]}); "
+                        "each key may appear once in a mapping",
+                    )
+                )
+            else:
+                first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
@@ -298,16 +333,44 @@ def load_config(path: str | Path) -> Config:
     """Read and validate ``aispend.yaml``; raise :class:`ConfigError` listing every problem."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{file}: config file not found (set AISPEND_CONFIG or create it)"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{file}: is a directory, not a config file (set AISPEND_CONFIG)"]) from None
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read: {exc.strerror}"]) from None
+    return parse_config(_load_yaml(_decode(raw, file), file), source=str(file))
+
+
+def _decode(raw: bytes, file: Path) -> str:
+    """The file's text; anything but UTF-8 (with or without a byte-order mark) is refused with the
+    position of the first bad byte, because guessing an encoding could misread a name."""
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
-        data = yaml.load(text, Loader=_DecimalLoader)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            [
+                f"{file}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column {column}); "
+                "save the file as UTF-8"
+            ]
+        ) from None
+
+
+def _load_yaml(text: str, file: Path) -> Any:
+    loader = _DecimalLoader(text)
+    try:
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{file}: not valid YAML{where}: {problem}"]) from None
-    return parse_config(data, source=str(file))
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise ConfigError([f"{file} {duplicate}" for _, duplicate in sorted(loader.duplicates)])
+    return data
