@@ -35,11 +35,12 @@ from sqlmodel import SQLModel
 
 from aispend.clock import month_start
 from aispend.ingest import REFETCH_DAYS_BACK, USAGE_ENDPOINTS, Poller, PollSummary
-from aispend.providers import OpenAIClient, OpenRouterClient
-from aispend.simulated import (
+from aispend.providers.openai import OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
+from aispend.simulated.dataset import Dataset
+from aispend.simulated.servers import (
     OPENAI_ADMIN_KEY,
     OPENROUTER_MANAGEMENT_KEY,
-    Dataset,
     FakeOpenAI,
     FakeOpenRouter,
     SimulatedServer,

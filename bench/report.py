@@ -95,7 +95,7 @@ def breakdown(engine: Engine, config: Config, project: str, now: datetime, label
     print(f"  breakdown ({label}), one run each:")
     with session_scope(engine) as session:
         directory, t_dir = timed(lambda: reads.directory(session))
-        matcher = build_matcher(config.projects, directory)
+        matcher = build_matcher(config.team_projects(), directory)
         scope = reads.Scope(
             openai_projects=[r for r, n in matcher.openai_projects.items() if n == project],
             openai_keys=[r for r, n in matcher.openai_keys.items() if n == project],

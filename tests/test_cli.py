@@ -11,7 +11,8 @@ import pytest
 
 from aispend.cli import main
 from aispend.clock import month_start, utcnow
-from aispend.simulated import Dataset, SimulatedProviders
+from aispend.simulated.dataset import Dataset
+from aispend.simulated.servers import SimulatedProviders
 
 CONFIG = """
 timezone: Europe/Berlin

@@ -16,9 +16,11 @@ from sqlalchemy import Engine, func, select
 
 from aispend.config import Config, parse_config
 from aispend.ingest import Poller
-from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.providers.openai import OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
 from aispend.service import SpendService
-from aispend.simulated import ANY, Dataset, SimulatedProviders
+from aispend.simulated.dataset import ANY, Dataset
+from aispend.simulated.servers import SimulatedProviders
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
 from aispend.store.models import OpenAICostDaily, OpenRouterActivityDaily, PollRun

@@ -23,7 +23,7 @@ from aispend.clock import parse_month, utcnow
 from aispend.config import Config, ConfigError, load_config
 from aispend.ingest import PollSummary, clients_from_settings, poller_from_settings
 from aispend.money import fmt_usd
-from aispend.providers import PermissionDenied, ProviderError
+from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.service import SpendService
 from aispend.settings import Settings
 from aispend.spend.export import month_json, movers_json, project_json, runway_json

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aispend.spend.model import TeamProject
+
 _USER_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,6 +98,20 @@ class ProjectConfig(_Strict):
     openai_projects: tuple[str, ...] = ()
     openai_api_keys: tuple[str, ...] = ()
     openrouter_keys: tuple[str, ...] = ()
+
+    def team_project(self) -> TeamProject:
+        """The validated project as the plain record the spend domain works on."""
+        return TeamProject(
+            name=self.name,
+            owner=self.owner,
+            channel=self.channel,
+            monthly_budget_usd=self.monthly_budget_usd,
+            alert_at_percent=self.alert_at_percent,
+            visibility=self.visibility,
+            openai_projects=self.openai_projects,
+            openai_api_keys=self.openai_api_keys,
+            openrouter_keys=self.openrouter_keys,
+        )
 
     @field_validator("name")
     @classmethod
@@ -186,6 +202,10 @@ class Config(_Strict):
             if project.name.lower() == wanted:
                 return project
         return None
+
+    def team_projects(self) -> tuple[TeamProject, ...]:
+        """Every project as the spend domain's plain record, in config order."""
+        return tuple(project.team_project() for project in self.projects)
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.admins

@@ -25,9 +25,11 @@ from aispend.cli import print_month, print_movers, print_poll_summary
 from aispend.clock import month_start, next_month, utcnow
 from aispend.config import Config, parse_config
 from aispend.ingest import Poller
-from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.providers.openai import OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
 from aispend.service import SpendService
-from aispend.simulated import ANY, Dataset, SimulatedProviders
+from aispend.simulated.dataset import ANY, Dataset
+from aispend.simulated.servers import SimulatedProviders
 from aispend.slack.app import answer
 from aispend.slack.commands import parse_command
 from aispend.slack.home import home_view

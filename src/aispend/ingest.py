@@ -24,8 +24,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, utcnow
-from aispend.providers import CostsPage, OpenAIClient, OpenRouterClient
 from aispend.providers.errors import BadRequest, PermissionDenied, ProviderError, redact
+from aispend.providers.openai import CostsPage, OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
 from aispend.records import OpenAIApiKey, OpenAIProject, OpenAIUsage, OpenRouterActivity, Provider
 from aispend.settings import Settings, secret
 from aispend.store import reads, writes

@@ -85,7 +85,7 @@ class SpendService:
         with self._lock:
             if self._cached is not None and self._cached[0] == generation:
                 return self._cached
-        matcher = build_matcher(self._config.projects, reads.directory(session))
+        matcher = build_matcher(self._config.team_projects(), reads.directory(session))
         with self._lock:
             self._cached = (generation, matcher)
         return generation, matcher

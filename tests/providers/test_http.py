@@ -11,9 +11,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from aispend.providers import (
+from aispend.providers.errors import (
     BadRequest,
-    JsonApi,
     MalformedResponse,
     PermissionDenied,
     ProviderError,
@@ -21,7 +20,7 @@ from aispend.providers import (
     RateLimited,
     redact,
 )
-from aispend.providers.http import Money, MoneyOrZero, NullableMoney, Wire, retry_after_seconds
+from aispend.providers.http import JsonApi, Money, MoneyOrZero, NullableMoney, Wire, retry_after_seconds
 
 KEY = "sk-admin-TESTSECRET1234567890"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -14,16 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aispend.providers import (
-    BadRequest,
-    CostsPage,
-    MalformedResponse,
-    OpenAIClient,
-    PermissionDenied,
-    ProviderUnavailable,
-)
 from aispend.providers import openai as openai_module
+from aispend.providers.errors import BadRequest, MalformedResponse, PermissionDenied, ProviderUnavailable
 from aispend.providers.http import parse_body
+from aispend.providers.openai import CostsPage, OpenAIClient
 from aispend.records import OpenAIApiKey, OpenAICost, OpenAIProject, OpenAIUsage
 
 KEY = "sk-admin-TESTSECRET1234567890"

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aispend.providers import MalformedResponse, OpenRouterClient, PermissionDenied, ProviderUnavailable
+from aispend.providers.errors import MalformedResponse, PermissionDenied, ProviderUnavailable
+from aispend.providers.openrouter import OpenRouterClient
 from aispend.records import OpenRouterActivity, OpenRouterCredits, OpenRouterKey
 
 KEY = "sk-or-v1-TESTSECRET1234567890"

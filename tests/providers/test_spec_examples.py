@@ -22,7 +22,9 @@ import jsonschema
 import pytest
 import yaml
 
-from aispend.providers import CostsPage, OpenAIClient, OpenRouterClient, PermissionDenied
+from aispend.providers.errors import PermissionDenied
+from aispend.providers.openai import CostsPage, OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
 from aispend.records import (
     OpenAIApiKey,
     OpenAICost,

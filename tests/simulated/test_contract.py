@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from aispend.simulated import (
+from aispend.simulated.dataset import Dataset
+from aispend.simulated.servers import (
     OPENAI_ADMIN_KEY,
     OPENAI_PROJECT_KEY,
     OPENROUTER_INFERENCE_KEY,
     OPENROUTER_MANAGEMENT_KEY,
-    Dataset,
     SimulatedProviders,
 )
 from tests.specs import OPENAI, OPENROUTER, assert_valid, response_validator, schema_validator

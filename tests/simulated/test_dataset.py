@@ -15,8 +15,7 @@ from decimal import Decimal
 import pytest
 
 from aispend.money import from_nanos, to_nanos
-from aispend.simulated import ANY, Dataset
-from aispend.simulated.dataset import NANO, SCALE_TIER_LINE_ITEM
+from aispend.simulated.dataset import ANY, NANO, SCALE_TIER_LINE_ITEM, Dataset
 
 TODAY = date(2026, 11, 27)
 TOMORROW = TODAY + timedelta(days=1)

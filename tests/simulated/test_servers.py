@@ -20,13 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aispend.money import loads_exact
-from aispend.simulated import (
-    ANY,
+from aispend.simulated.dataset import ANY, Dataset
+from aispend.simulated.servers import (
     OPENAI_ADMIN_KEY,
     OPENAI_PROJECT_KEY,
     OPENROUTER_INFERENCE_KEY,
     OPENROUTER_MANAGEMENT_KEY,
-    Dataset,
     FakeOpenAI,
     FakeOpenRouter,
     SimulatedProviders,

@@ -16,10 +16,12 @@ from aispend.clock import month_start
 from aispend.config import parse_config
 from aispend.ingest import Poller
 from aispend.money import fmt_usd
-from aispend.providers import OpenAIClient, OpenRouterClient
+from aispend.providers.openai import OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
 from aispend.reader import SpendReader
 from aispend.service import SpendService
-from aispend.simulated import Dataset, SimulatedProviders
+from aispend.simulated.dataset import Dataset
+from aispend.simulated.servers import SimulatedProviders
 from aispend.store.engine import open_store
 from tests.slack.conftest import ADMIN, ATLAS_OWNER, GROUP, NOW, OWNER, Server, joined
 from tests.slack.test_http import (

@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from aispend.config import ProjectConfig
 from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, Provider
-from aispend.spend.model import KeyDay, SpendLine
+from aispend.spend.model import KeyDay, SpendLine, TeamProject
 
 
 def D(text: str | int) -> Decimal:
@@ -64,8 +63,8 @@ def line(provider: Provider, day: date, amount: Decimal, **kw: Any) -> SpendLine
     return SpendLine(provider=provider, day=day, amount=amount, **kw)
 
 
-def project(name: str, **kw: Any) -> ProjectConfig:
-    return ProjectConfig(name=name, **kw)
+def project(name: str, **kw: Any) -> TeamProject:
+    return TeamProject(name=name, **kw)
 
 
 def key_day(day: date, key: str, usage: str, taken_at: datetime | None = None) -> KeyDay:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aispend.records import PROVIDERS
-from aispend.spend import attribute, build_matcher
+from aispend.spend.attribution import attribute, build_matcher
 from aispend.spend.model import Directory, SpendLine
 
 from .factories import D, oa, orl, project

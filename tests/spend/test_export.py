@@ -8,19 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aispend.spend import (
-    build_matcher,
-    credit_runway,
-    model_mix,
-    month_json,
-    month_report,
-    movers,
-    prepare_lines,
-    project_json,
-    route_costs,
-    runway_json,
-)
+from aispend.spend.attribution import build_matcher
+from aispend.spend.export import month_json, project_json, runway_json
+from aispend.spend.mix import model_mix, movers, route_costs
 from aispend.spend.model import SpendLine
+from aispend.spend.reports import month_report, prepare_lines
+from aispend.spend.runway import credit_runway
 
 from .factories import D, activity, at, find_floats, key_day, oa, or_key, orl, project, snap
 

@@ -4,7 +4,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from aispend.spend import NOT_BROKEN_DOWN, build_matcher, model_mix, movers, route_costs, weeks
+from aispend.spend.attribution import build_matcher
+from aispend.spend.mix import model_mix, movers, route_costs, weeks
+from aispend.spend.reports import NOT_BROKEN_DOWN
 
 from .factories import D, activity, at, oa, orl, project
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aispend.spend import budget_pace
 from aispend.spend.model import Pace
+from aispend.spend.pace import budget_pace
 
 from .factories import D, at
 

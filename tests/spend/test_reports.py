@@ -9,16 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aispend.records import PROVIDERS
-from aispend.spend import (
+from aispend.spend.attribution import build_matcher
+from aispend.spend.model import KeyDay, SpendLine
+from aispend.spend.reports import (
     NOT_BROKEN_DOWN,
-    build_matcher,
     fill_openrouter_gaps,
     mark_provisional,
     month_report,
     prepare_lines,
     project_report,
 )
-from aispend.spend.model import KeyDay, SpendLine
 
 from .factories import D, at, key_day, oa, orl, project
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aispend.records import CreditSnapshot, OpenRouterKey
-from aispend.spend import burn_7d, burn_24h, credit_runway, key_caps
 from aispend.spend.model import Runway, SpendLine
+from aispend.spend.runway import burn_7d, burn_24h, credit_runway, key_caps
 
 from .factories import D, at, oa, or_key, orl, snap
 

@@ -30,9 +30,8 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Literal
 
-from aispend.config import ProjectConfig
 from aispend.records import PROVIDERS, Provider
-from aispend.spend.model import Directory, SpendLine, Unattributed, UnattributedRef
+from aispend.spend.model import Directory, SpendLine, TeamProject, Unattributed, UnattributedRef
 
 __all__ = ["Attribution", "Matcher", "attribute", "build_matcher"]
 
@@ -74,12 +73,12 @@ def _resolve(entries: Sequence[tuple[str, str]], names: Mapping[str, str]) -> di
 class Matcher:
     """Project matchers resolved into id lookups; build once per config + directory."""
 
-    projects: tuple[ProjectConfig, ...]
+    projects: tuple[TeamProject, ...]
     directory: Directory
     openai_keys: Mapping[str, str]  # api key id -> project name
     openai_projects: Mapping[str, str]  # project id -> project name
     openrouter_keys: Mapping[str, str]  # key hash -> project name
-    _by_name: Mapping[str, ProjectConfig] = field(default_factory=dict)
+    _by_name: Mapping[str, TeamProject] = field(default_factory=dict)
 
     def project_for(self, line: SpendLine) -> str | None:
         """The project name a line belongs to, or None when it is unattributed."""
@@ -99,18 +98,18 @@ class Matcher:
             return self.openrouter_keys.get(key_ref)
         return None
 
-    def project(self, name: str) -> ProjectConfig | None:
+    def project(self, name: str) -> TeamProject | None:
         """A configured project by name (case-insensitive, as typed in ``/aispend project``)."""
         return self._by_name.get(name.strip().casefold())
 
 
-def build_matcher(projects: Sequence[ProjectConfig], directory: Directory | None = None) -> Matcher:
+def build_matcher(projects: Sequence[TeamProject], directory: Directory | None = None) -> Matcher:
     """Resolve every project's matchers against the directory into dict lookups."""
     directory = directory if directory is not None else Directory()
     keys = [(entry, p.name) for p in projects for entry in p.openai_api_keys]
     oa_projects = [(entry, p.name) for p in projects for entry in p.openai_projects]
     or_keys = [(entry, p.name) for p in projects for entry in p.openrouter_keys]
-    by_name: dict[str, ProjectConfig] = {}
+    by_name: dict[str, TeamProject] = {}
     for project in projects:
         by_name.setdefault(project.name.casefold(), project)
     return Matcher(

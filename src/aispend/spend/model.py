@@ -1,6 +1,6 @@
 """Plain records in and out of the spend model.
 
-Inputs (``SpendLine``, ``KeyDay``, ``Directory``) are what the store hands over; outputs
+Inputs (``TeamProject``, ``SpendLine``, ``KeyDay``, ``Directory``) are what the store hands over; outputs
 (``ProjectReport``, ``Pace``, ``Runway``, ...) are what the CLI, Slack answers, alerts and the digest
 render. Nothing here touches Slack, HTTP or SQL; money is ``Decimal`` dollars; days are UTC.
 """
@@ -15,6 +15,28 @@ from typing import Literal
 from aispend.records import Provider
 
 # ----------------------------------------------------------------------------------------- inputs
+
+
+Visibility = Literal["public", "owner"]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamProject:
+    """One of the team's projects, as the domain needs it: matchers, owner, budget, thresholds.
+
+    The config file is validated at the edge (``aispend.config.ProjectConfig``, pydantic) and
+    handed over as this plain record, so the domain imports no validation framework.
+    """
+
+    name: str
+    owner: str | None = None
+    channel: str | None = None
+    monthly_budget_usd: Decimal | None = None
+    alert_at_percent: tuple[Decimal, ...] = (Decimal(80), Decimal(100))
+    visibility: Visibility = "public"
+    openai_projects: tuple[str, ...] = ()
+    openai_api_keys: tuple[str, ...] = ()
+    openrouter_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +133,7 @@ class ProjectReport:
     as_of: datetime
     owner: str | None
     channel: str | None
-    visibility: Literal["public", "owner"]
+    visibility: Visibility
     total: Decimal
     by_provider: dict[Provider, Decimal]
     by_model: tuple[ModelSpend, ...]  # largest first

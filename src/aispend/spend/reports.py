@@ -22,7 +22,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from aispend.clock import ensure_utc, month_start, next_month
-from aispend.config import ProjectConfig
 from aispend.records import PROVIDERS, Provider
 from aispend.spend.attribution import Matcher, attribute
 from aispend.spend.model import (
@@ -33,6 +32,7 @@ from aispend.spend.model import (
     MonthReport,
     ProjectReport,
     SpendLine,
+    TeamProject,
 )
 from aispend.spend.pace import budget_pace
 
@@ -194,7 +194,7 @@ def series_from_amounts(
 
 
 def build_project_report(
-    project: ProjectConfig,
+    project: TeamProject,
     lines: Sequence[SpendLine],
     month: date,
     now: datetime,
