@@ -34,17 +34,17 @@ from sqlalchemy import Engine, Table, insert, select
 from sqlmodel import SQLModel
 
 from aispend.clock import month_start
-from aispend.ingest import REFETCH_DAYS_BACK, USAGE_ENDPOINTS, Poller, PollSummary
-from aispend.providers.openai import OpenAIClient
-from aispend.providers.openrouter import OpenRouterClient
-from aispend.simulated.dataset import Dataset
-from aispend.simulated.servers import (
+from aispend.demo.simulated.dataset import Dataset
+from aispend.demo.simulated.servers import (
     OPENAI_ADMIN_KEY,
     OPENROUTER_MANAGEMENT_KEY,
     FakeOpenAI,
     FakeOpenRouter,
     SimulatedServer,
 )
+from aispend.ingest import REFETCH_DAYS_BACK, USAGE_ENDPOINTS, Poller, PollSummary
+from aispend.providers.openai import OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
 from bench.common import (
     REPORT_NOW,
     RESULTS,

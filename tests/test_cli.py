@@ -11,8 +11,8 @@ import pytest
 
 from aispend.cli import main
 from aispend.clock import month_start, utcnow
-from aispend.simulated.dataset import Dataset
-from aispend.simulated.servers import SimulatedProviders
+from aispend.demo.simulated.dataset import Dataset
+from aispend.demo.simulated.servers import SimulatedProviders
 
 CONFIG = """
 timezone: Europe/Berlin

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from aispend.config import Config, parse_config
+from aispend.demo.simulated.dataset import ANY, Dataset
+from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.ingest import Poller
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.service import SpendService
-from aispend.simulated.dataset import ANY, Dataset
-from aispend.simulated.servers import SimulatedProviders
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
 from aispend.store.models import OpenAICostDaily, OpenRouterActivityDaily, PollRun

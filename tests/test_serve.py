@@ -13,10 +13,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from aispend.clock import utcnow
 from aispend.config import parse_config
+from aispend.demo.simulated.dataset import Dataset
+from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.serve import ServeError, build_runtime
 from aispend.settings import Settings
-from aispend.simulated.dataset import Dataset
-from aispend.simulated.servers import SimulatedProviders
 from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
 

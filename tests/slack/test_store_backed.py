@@ -14,14 +14,14 @@ from sqlalchemy import Engine
 
 from aispend.clock import month_start
 from aispend.config import parse_config
+from aispend.demo.simulated.dataset import Dataset
+from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.ingest import Poller
 from aispend.money import fmt_usd
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.reader import SpendReader
 from aispend.service import SpendService
-from aispend.simulated.dataset import Dataset
-from aispend.simulated.servers import SimulatedProviders
 from aispend.store.engine import open_store
 from tests.slack.conftest import ADMIN, ATLAS_OWNER, GROUP, NOW, OWNER, Server, joined
 from tests.slack.test_http import (

@@ -21,19 +21,19 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from aispend.cli import print_month, print_movers, print_poll_summary
 from aispend.clock import month_start, next_month, utcnow
 from aispend.config import Config, parse_config
+from aispend.console import print_month, print_movers, print_poll_summary
+from aispend.demo.simulated.dataset import ANY, Dataset
+from aispend.demo.simulated.servers import SimulatedProviders
+from aispend.demo.terminal import render_blocks
 from aispend.ingest import Poller
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.service import SpendService
-from aispend.simulated.dataset import ANY, Dataset
-from aispend.simulated.servers import SimulatedProviders
 from aispend.slack.app import answer
 from aispend.slack.commands import parse_command
 from aispend.slack.home import home_view
-from aispend.slack.terminal import render_blocks
 from aispend.spend.export import project_json
 from aispend.store.engine import open_store
 

@@ -29,13 +29,11 @@ from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
 from urllib.parse import parse_qs, urlsplit
 
+from aispend.demo.simulated.dataset import NANO, OPENROUTER_MODELS, Dataset, quantity_unit
 from aispend.records import OpenRouterActivity
-from aispend.simulated.dataset import NANO, OPENROUTER_MODELS, Dataset, quantity_unit
 
 OPENAI_ADMIN_KEY: Final = "sk-admin-simulated"
-OPENAI_PROJECT_KEY: Final = "sk-proj-simulated"
 OPENROUTER_MANAGEMENT_KEY: Final = "sk-or-v1-simulated-management"
-OPENROUTER_INFERENCE_KEY: Final = "sk-or-v1-simulated-inference"
 
 ORGANIZATION_ID: Final = "org-SimulatedOrg0000000000"
 WORKSPACE_ID: Final = "0df9e665-d932-5740-b2c7-b52af166bc11"
@@ -432,9 +430,10 @@ COST_GROUP_FIELDS: Final = ("project_id", "line_item", "api_key_id")
 class FakeOpenAI(SimulatedServer):
     """``/v1/organization/{costs,usage/*,projects}`` over a dataset.
 
-    ``reject_key_grouping=True`` answers 400 when ``api_key_id`` is in a costs ``group_by``, like
-    organizations where that (newer) grouping is not accepted, so clients can prove their fallback.
-    ``project_key`` is accepted as a bearer but lacks ``api.usage.read`` (403), like an ``sk-proj``.
+    Two switches exist for the tests only, so they are attributes, not constructor options:
+    ``reject_key_grouping = True`` answers 400 when ``api_key_id`` is in a costs ``group_by``, like
+    organizations where that (newer) grouping is not accepted, so clients can prove their fallback;
+    a ``project_key`` is accepted as a bearer but lacks ``api.usage.read`` (403), like an ``sk-proj``.
     """
 
     api_root = "/v1"
@@ -444,13 +443,11 @@ class FakeOpenAI(SimulatedServer):
         dataset: Dataset,
         *,
         admin_key: str = OPENAI_ADMIN_KEY,
-        project_key: str | None = OPENAI_PROJECT_KEY,
-        reject_key_grouping: bool = False,
     ) -> None:
         super().__init__(dataset)
         self.admin_key = admin_key
-        self.project_key = project_key
-        self.reject_key_grouping = reject_key_grouping
+        self.project_key: str | None = None
+        self.reject_key_grouping = False
 
     def authorize(self, path: str, authorization: str | None) -> None:
         key = _bearer(authorization)
@@ -823,8 +820,9 @@ def _split(row: OpenRouterActivity) -> list[tuple[str, OpenRouterActivity]]:
 class FakeOpenRouter(SimulatedServer):
     """``/api/v1/{credits,keys,activity}`` over a dataset.
 
-    ``inference_key`` is a valid key that is not a management key: it gets the documented 403
-    on every management endpoint, so clients can show "no permission" rather than "$0".
+    For the tests only (an attribute, not a constructor option): an ``inference_key`` is a valid key
+    that is not a management key: it gets the documented 403 on every management endpoint, so
+    clients can show "no permission" rather than "$0".
     """
 
     api_root = "/api/v1"
@@ -834,11 +832,10 @@ class FakeOpenRouter(SimulatedServer):
         dataset: Dataset,
         *,
         management_key: str = OPENROUTER_MANAGEMENT_KEY,
-        inference_key: str | None = OPENROUTER_INFERENCE_KEY,
     ) -> None:
         super().__init__(dataset)
         self.management_key = management_key
-        self.inference_key = inference_key
+        self.inference_key: str | None = None
 
     def authorize(self, path: str, authorization: str | None) -> None:
         key = _bearer(authorization)

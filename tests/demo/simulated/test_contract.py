@@ -14,14 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from aispend.simulated.dataset import Dataset
-from aispend.simulated.servers import (
+from aispend.demo.simulated.dataset import Dataset
+from aispend.demo.simulated.servers import (
     OPENAI_ADMIN_KEY,
-    OPENAI_PROJECT_KEY,
-    OPENROUTER_INFERENCE_KEY,
     OPENROUTER_MANAGEMENT_KEY,
     SimulatedProviders,
 )
+from tests.demo.simulated.keys import OPENAI_PROJECT_KEY, OPENROUTER_INFERENCE_KEY
 from tests.specs import OPENAI, OPENROUTER, assert_valid, response_validator, schema_validator
 
 TODAY = date(2026, 11, 27)
@@ -31,6 +30,8 @@ START = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
 @pytest.fixture(scope="module")
 def providers() -> Iterator[SimulatedProviders]:
     with SimulatedProviders(Dataset.generate(TODAY)) as running:
+        running.openai.project_key = OPENAI_PROJECT_KEY
+        running.openrouter.inference_key = OPENROUTER_INFERENCE_KEY
         yield running
 
 

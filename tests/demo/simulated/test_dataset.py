@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
+from aispend.demo.simulated.dataset import ANY, NANO, SCALE_TIER_LINE_ITEM, Dataset
 from aispend.money import from_nanos, to_nanos
-from aispend.simulated.dataset import ANY, NANO, SCALE_TIER_LINE_ITEM, Dataset
 
 TODAY = date(2026, 11, 27)
 TOMORROW = TODAY + timedelta(days=1)

@@ -19,18 +19,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aispend.money import loads_exact
-from aispend.simulated.dataset import ANY, Dataset
-from aispend.simulated.servers import (
+from aispend.demo.simulated.dataset import ANY, Dataset
+from aispend.demo.simulated.servers import (
     OPENAI_ADMIN_KEY,
-    OPENAI_PROJECT_KEY,
-    OPENROUTER_INFERENCE_KEY,
     OPENROUTER_MANAGEMENT_KEY,
     FakeOpenAI,
     FakeOpenRouter,
     SimulatedProviders,
     dumps_exact,
 )
+from aispend.money import loads_exact
+from tests.demo.simulated.keys import OPENAI_PROJECT_KEY, OPENROUTER_INFERENCE_KEY
 
 TODAY = date(2026, 11, 27)
 TOMORROW = TODAY + timedelta(days=1)
@@ -54,12 +53,14 @@ def ds() -> Dataset:
 @pytest.fixture(scope="module")
 def openai_server(ds: Dataset) -> Iterator[FakeOpenAI]:
     with FakeOpenAI(ds) as server:
+        server.project_key = OPENAI_PROJECT_KEY
         yield server
 
 
 @pytest.fixture(scope="module")
 def openrouter_server(ds: Dataset) -> Iterator[FakeOpenRouter]:
     with FakeOpenRouter(ds) as server:
+        server.inference_key = OPENROUTER_INFERENCE_KEY
         yield server
 
 
@@ -191,7 +192,8 @@ def test_costs_quantity_and_unknown_fields(oa: httpx.Client, ds: Dataset) -> Non
 
 
 def test_costs_reject_key_grouping_flag(ds: Dataset) -> None:
-    with FakeOpenAI(ds, reject_key_grouping=True) as server:
+    with FakeOpenAI(ds) as server:
+        server.reject_key_grouping = True
         auth = {"Authorization": f"Bearer {OPENAI_ADMIN_KEY}"}
         with httpx.Client(base_url=server.base_url, headers=auth) as client:
             params: dict[str, Any] = {"start_time": unix(TODAY), "group_by": ["project_id", "api_key_id"]}

@@ -1,6 +1,6 @@
 """A deterministic, realistic provider dataset that is also the exact truth for tests.
 
-The fake servers (:mod:`aispend.simulated.servers`) serve this dataset in the providers' wire shapes,
+The fake servers (:mod:`aispend.demo.simulated.servers`) serve this dataset in the providers' wire shapes,
 and tests compare what the pipeline computes against the helpers here (``openai_cost_total`` …).
 Because the same object is both what is served and what is expected, any difference a test sees is
 a bug in the client, the store or the report, never in the fixture.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from aispend.demo import run_demo
+from aispend.demo.run import run_demo
 
 
 def test_demo_runs_offline_and_prints_the_slack_answers() -> None:

@@ -1,0 +1,145 @@
+"""Terminal renderers shared by the ``aispend`` commands and ``aispend demo``: poll summaries,
+month and project reports, movers and the credit runway as rich tables and lines.
+
+They live apart from ``cli.py`` so the demo can print the same tables without importing the CLI
+(which launches the demo), keeping the import graph one-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+
+from aispend.ingest import PollSummary
+from aispend.money import fmt_usd
+from aispend.spend.model import MonthReport, Mover, ProjectReport, Runway
+
+__all__ = ["print_month", "print_movers", "print_poll_summary", "print_project", "print_runway"]
+
+
+def print_poll_summary(summary: PollSummary, console: Console) -> None:
+    table = Table(title=f"Poll at {summary.started_at:%Y-%m-%d %H:%M:%S} UTC", show_lines=False)
+    for column in ("provider", "endpoint", "status", "inserted", "updated", "deleted", "note"):
+        table.add_column(column, justify="right" if column in ("inserted", "updated", "deleted") else "left")
+    grouped: dict[tuple[str, str, str], list[int]] = {}
+    notes: dict[tuple[str, str, str], str] = {}
+    for result in summary.results:
+        key = (result.provider, result.endpoint, result.status)
+        counts = grouped.setdefault(key, [0, 0, 0, 0])
+        counts[0] += result.count.inserted
+        counts[1] += result.count.updated
+        counts[2] += result.count.deleted
+        counts[3] += 1
+        note = result.error or result.detail
+        if note:
+            notes[key] = note
+    for (provider, endpoint, status), (ins, upd, dele, calls) in grouped.items():
+        label = endpoint if calls == 1 else f"{endpoint} ×{calls}"
+        style = "green" if status == "ok" else "red"
+        note = notes.get((provider, endpoint, status), "")
+        table.add_row(provider, label, f"[{style}]{status}[/]", str(ins), str(upd), str(dele), note)
+    console.print(table)
+    if summary.balance is not None:
+        console.print(f"OpenRouter balance: {fmt_usd(summary.balance)}")
+    if summary.key_level_costs is False:
+        console.print(
+            "[yellow]OpenAI refused grouping costs by API key: key-level money attribution unavailable.[/]"
+        )
+
+
+def print_project(report: ProjectReport, console: Console) -> None:
+    pace = report.pace
+    budget = f" of {fmt_usd(pace.budget)} ({pace.used_percent}%)" if pace.budget is not None else ""
+    console.print(f"[bold]{report.project}[/] · {report.month:%Y-%m} · {fmt_usd(report.total)}{budget}")
+    forecast = f", forecast {fmt_usd(pace.forecast)}" if pace.forecast is not None else ""
+    crosses = f", crosses budget {pace.crosses_on}" if pace.crosses_on is not None else ""
+    console.print(f"pace: {pace.status}{forecast}{crosses} · owner: {report.owner or '—'}")
+    table = Table(show_header=True)
+    table.add_column("provider")
+    table.add_column("model")
+    table.add_column("USD", justify="right")
+    for item in report.by_model[:15]:
+        table.add_row(item.provider, item.model, fmt_usd(item.usd))
+    if len(report.by_model) > 15:
+        rest = sum((m.usd for m in report.by_model[15:]), Decimal(0))
+        table.add_row("", f"… {len(report.by_model) - 15} more", fmt_usd(rest))
+    console.print(table)
+    if report.provisional_since is not None:
+        console.print(f"[dim]figures from {report.provisional_since} on are provisional[/]")
+
+
+def print_month(report: MonthReport, console: Console) -> None:
+    table = Table(title=f"Spend {report.month:%Y-%m} (as of {report.as_of:%Y-%m-%d %H:%M} UTC)")
+    for column in ("project", "owner", "openai", "openrouter", "total", "budget", "pace", "forecast"):
+        table.add_column(column, justify="left" if column in ("project", "owner", "pace") else "right")
+    for project in report.projects:
+        pace = project.pace
+        table.add_row(
+            project.project,
+            project.owner or "—",
+            fmt_usd(project.by_provider.get("openai", Decimal(0))),
+            fmt_usd(project.by_provider.get("openrouter", Decimal(0))),
+            fmt_usd(project.total),
+            fmt_usd(pace.budget) if pace.budget is not None else "—",
+            pace.status,
+            fmt_usd(pace.forecast) if pace.forecast is not None else "—",
+        )
+    unattributed = report.unattributed
+    table.add_row(
+        "[italic]unattributed[/]",
+        "",
+        fmt_usd(unattributed.by_provider.get("openai", Decimal(0))),
+        fmt_usd(unattributed.by_provider.get("openrouter", Decimal(0))),
+        fmt_usd(unattributed.total),
+        "",
+        "",
+        "",
+    )
+    table.add_row(
+        "[bold]total[/]",
+        "",
+        fmt_usd(report.provider_totals.get("openai", Decimal(0))),
+        fmt_usd(report.provider_totals.get("openrouter", Decimal(0))),
+        f"[bold]{fmt_usd(report.total)}[/]",
+        "",
+        "",
+        "",
+    )
+    console.print(table)
+
+
+def print_movers(movers: Sequence[Mover], console: Console) -> None:
+    if not movers:
+        return
+    console.print("Week over week (7 complete UTC days vs the 7 before):")
+    for mover in movers:
+        pct = f" ({mover.delta_percent:+}%)" if mover.delta_percent is not None else ""
+        sign = "+" if mover.delta >= 0 else "-"
+        console.print(
+            f"  {mover.project}: {sign}{fmt_usd(abs(mover.delta))}{pct} → {fmt_usd(mover.this_week)}"
+        )
+
+
+def print_runway(runway: Runway, console: Console) -> None:
+    if runway.balance is None:
+        console.print(
+            "OpenRouter credits: no snapshot yet (run `aispend poll` with OPENROUTER_MANAGEMENT_KEY set)."
+        )
+        return
+    console.print(f"OpenRouter balance: [bold]{fmt_usd(runway.balance)}[/] ({runway.status})")
+    if runway.burn_per_day is not None:
+        console.print(
+            f"burn: {fmt_usd(runway.burn_per_day)}/day ({runway.basis} basis, confidence {runway.confidence})"
+        )
+    if runway.days_left is not None:
+        console.print(f"runway: {runway.days_left} days, runs out around {runway.runs_out_on}")
+    if runway.stale:
+        console.print(f"[yellow]the newest snapshot is from {runway.snapshot_at}: figures may be stale[/]")
+    for cap in runway.low_keys:
+        console.print(
+            f"key {cap.name or cap.key_hash[:12]}: {fmt_usd(cap.limit_remaining)} left of its "
+            f"{fmt_usd(cap.limit)} cap ({cap.percent_remaining}%)"
+        )
