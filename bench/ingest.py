@@ -42,7 +42,7 @@ from aispend.demo.simulated.servers import (
     FakeOpenRouter,
     SimulatedServer,
 )
-from aispend.ingest import REFETCH_DAYS_BACK, USAGE_ENDPOINTS, Poller, PollSummary
+from aispend.ingest import POLLED_USAGE_ENDPOINTS, REFETCH_DAYS_BACK, Poller, PollSummary
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from bench.common import (
@@ -148,7 +148,7 @@ def prerender(providers: MemoryProviders, dataset: Dataset, backfill_days: int) 
             openai.api_keys(project.id)
         for first, last in windows:
             openai.costs(first, last)
-            for endpoint in USAGE_ENDPOINTS:
+            for endpoint in POLLED_USAGE_ENDPOINTS:
                 openai.usage(endpoint, first, last)
         openrouter.credits()
         for key in openrouter.keys():
@@ -164,7 +164,10 @@ def minimum_requests(dataset: Dataset, backfill_days: int) -> dict[str, int]:
     keys = dataset.openrouter_keys
     return {
         "openai /organization/costs": math.ceil(window_days / COSTS_PAGE),
-        **{f"openai /organization/usage/{e}": math.ceil(window_days / USAGE_PAGE) for e in USAGE_ENDPOINTS},
+        **{
+            f"openai /organization/usage/{e}": math.ceil(window_days / USAGE_PAGE)
+            for e in POLLED_USAGE_ENDPOINTS
+        },
         "openai /organization/projects": max(1, math.ceil(len(dataset.openai_projects) / LIST_PAGE)),
         # One page per project, archived ones too (they own past spend; each has < 100 keys);
         # there is no org-wide key listing.

@@ -1,4 +1,4 @@
-"""Report latency on a year of history: ``SpendService.project_report`` and ``month_report``.
+"""Report latency on a year of history: ``SpendService.project_report`` and ``team_report``.
 
 Usage::
 
@@ -10,7 +10,7 @@ The store is written directly with Core ``executemany`` into the real tables (se
 ``bench.common.build_report_store``); the SQLite file is cached under ``bench/results/`` keyed by
 size, so reruns skip the build. PostgreSQL gets a fresh schema that is dropped at the end.
 
-Targets: one project p99 < 20 ms, all projects (month_report) p99 < 300 ms, and the number of SQL
+Targets: one project p99 < 20 ms, all projects (team_report) p99 < 300 ms, and the number of SQL
 statements per report independent of the history length (1 month vs 12 months).
 """
 
@@ -115,7 +115,7 @@ def breakdown(engine: Engine, config: Config, project: str, now: datetime, label
     service = SpendService(engine, config)
     for name, fn in (
         ("one project", lambda: service.project_report(project, now)),
-        ("all projects", lambda: service.month_report(now)),
+        ("all projects", lambda: service.team_report(now)),
     ):
         counter = count_queries(engine, fn)
         replayed = counter.replay(engine)
@@ -143,7 +143,7 @@ def measure(
 
     report = service.project_report(project, now)
     assert report is not None, f"no project {project!r} in the generated config"
-    month = service.month_report(now)
+    month = service.team_report(now)
     print(
         f"  sanity: {project} month-to-date ${report.total:,.2f} ({len(report.by_model)} models); "
         f"all projects ${sum(p.total for p in month.projects):,.2f} + unattributed "
@@ -153,26 +153,26 @@ def measure(
     # Between polls (the steady state): the service re-clocks reports it built after the last poll.
     project_timing = repeat_within(lambda: service.project_report(project, now), args.runs, args.budget)
     print(f"  project_report({project}), between polls: {project_timing.line()}")
-    month_timing = repeat_within(lambda: service.month_report(now), args.runs, args.budget)
+    month_timing = repeat_within(lambda: service.team_report(now), args.runs, args.budget)
     if len(month_timing.samples) < args.runs:
-        print(f"  (month_report stopped after {len(month_timing.samples)} runs: --budget {args.budget:g}s)")
-    print(f"  month_report (all projects), between polls: {month_timing.line()}")
+        print(f"  (team_report stopped after {len(month_timing.samples)} runs: --budget {args.budget:g}s)")
+    print(f"  team_report (all projects), between polls: {month_timing.line()}")
     # Right after a poll (a fresh service: names, rollup reads and the domain build all run).
     cold_project = repeat_within(
         lambda: SpendService(engine, config).project_report(project, now), args.runs, args.budget
     )
     print(f"  project_report({project}), first after a poll: {cold_project.line()}")
     cold_month = repeat_within(
-        lambda: SpendService(engine, config).month_report(now), max(5, args.runs // 5), args.budget
+        lambda: SpendService(engine, config).team_report(now), max(5, args.runs // 5), args.budget
     )
-    print(f"  month_report (all projects), first after a poll: {cold_month.line()}")
+    print(f"  team_report (all projects), first after a poll: {cold_month.line()}")
 
     def fresh(target: Engine, fn: str) -> int:
         fresh_service = SpendService(target, config)
         call = (
             (lambda: fresh_service.project_report(project, now))
             if fn == "project"
-            else (lambda: fresh_service.month_report(now))
+            else (lambda: fresh_service.team_report(now))
         )
         return count_queries(target, call).count
 
@@ -180,10 +180,10 @@ def measure(
     pq1, mq1 = fresh(engine_1m, "project"), fresh(engine_1m, "month")
     print(
         f"  SQL statements per report, first after a poll: project_report {pq1} (1 month of history) vs "
-        f"{pq} ({args.days} days); month_report {mq1} vs {mq} (between polls: 1, the poll-generation check)"
+        f"{pq} ({args.days} days); team_report {mq1} vs {mq} (between polls: 1, the poll-generation check)"
     )
     _, t1 = timed(lambda: service_1m.project_report(project, now))
-    _, tm1 = timed(lambda: service_1m.month_report(now))
+    _, tm1 = timed(lambda: service_1m.team_report(now))
     print(f"  same reports on the 1-month store (one run): project {ms(t1)}, month {ms(tm1)}")
 
     missed = project_timing.p99 >= PROJECT_P99_TARGET or month_timing.p99 >= MONTH_P99_TARGET
@@ -194,10 +194,10 @@ def measure(
         print(_indent(profile_top(lambda: service.project_report(project, now))))
         print(f"  cProfile project_report ({backend}), top 15 by own time:")
         print(_indent(profile_top(lambda: service.project_report(project, now), sort="tottime")))
-        print(f"  cProfile month_report ({backend}), top 15 by cumulative time:")
-        print(_indent(profile_top(lambda: service.month_report(now))))
-        print(f"  cProfile month_report ({backend}), top 15 by own time:")
-        print(_indent(profile_top(lambda: service.month_report(now), sort="tottime")))
+        print(f"  cProfile team_report ({backend}), top 15 by cumulative time:")
+        print(_indent(profile_top(lambda: service.team_report(now))))
+        print(f"  cProfile team_report ({backend}), top 15 by own time:")
+        print(_indent(profile_top(lambda: service.team_report(now), sort="tottime")))
     return Result(backend, project_timing, month_timing, cold_project, cold_month, pq, mq, pq1, mq1)
 
 

@@ -39,7 +39,7 @@ from aispend.service import SpendService
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.web import Metrics, create_web_app
-from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway
+from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
 from aispend.store.engine import make_engine
 from bench.common import (
     REPORT_NOW,
@@ -98,8 +98,8 @@ class TimedReader:
     def project_report(self, name: str, now: datetime, month: date | None = None) -> ProjectReport | None:
         return self._time("project_report", lambda: self.inner.project_report(name, now, month))
 
-    def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
-        return self._time("month_report", lambda: self.inner.month_report(now, month))
+    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
+        return self._time("team_report", lambda: self.inner.team_report(now, month))
 
     def runway(self, now: datetime) -> Runway:
         return self._time("runway", lambda: self.inner.runway(now))

@@ -103,7 +103,7 @@ def test_totals_per_project_provider_and_model_equal_the_dataset_exactly(
     assert summary.ok, summary.errors
     assert summary.key_level_costs is True
     service = SpendService(engine, team_config(dataset))
-    report = service.month_report(NOW)
+    report = service.team_report(NOW)
 
     expected = {
         "search": ("search", "search-prod"),
@@ -125,9 +125,9 @@ def test_totals_per_project_provider_and_model_equal_the_dataset_exactly(
     search = service.project_report("search", NOW)
     assert search is not None
     search_id = dataset_project_id(dataset, "search")
-    for detail in (d for d in search.by_detail if d.provider == "openai"):
+    for detail in (d for d in search.by_billed_item if d.provider == "openai"):
         assert detail.usd == dataset.openai_cost_total(
-            MONTH, END, project_id=search_id, line_item=detail.detail
+            MONTH, END, project_id=search_id, line_item=detail.billed_item
         )
     key_hash = dataset.openrouter_key("search-prod").hash
     for model in (m for m in search.by_model if m.provider == "openrouter" and not m.model.startswith("(")):
@@ -163,7 +163,7 @@ def test_polling_again_changes_nothing_and_a_correction_replaces(
         costs = next(r for r in fixed.results if r.endpoint == "costs")
         assert (costs.count.inserted, costs.count.updated, costs.count.deleted) == (0, 1, 0)
         service = SpendService(engine, team_config(dataset))
-        assert service.month_report(NOW).provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
+        assert service.team_report(NOW).provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
         assert _row_counts(engine) == before
     finally:
         dataset.mutate_openai_cost(
@@ -189,7 +189,7 @@ def test_a_poll_killed_mid_ingest_then_a_clean_poll_gives_exact_totals(
     monkeypatch.undo()
 
     make_poller(engine, providers, now=NOW + timedelta(minutes=1)).poll()
-    report = SpendService(engine, team_config(dataset)).month_report(NOW + timedelta(minutes=1))
+    report = SpendService(engine, team_config(dataset)).team_report(NOW + timedelta(minutes=1))
     assert report.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
     assert report.provider_totals["openrouter"] == dataset.openrouter_usage_total(MONTH, END)
     assert _row_counts(engine)[0] == costs_after_crash
@@ -209,7 +209,7 @@ def test_failures_keep_stored_data_and_are_recorded(
 ) -> None:
     make_poller(engine, providers).poll()
     config = team_config(dataset)
-    before = SpendService(engine, config).month_report(NOW)
+    before = SpendService(engine, config).team_report(NOW)
     rows_before = _row_counts(engine)
 
     providers.openai.faults.add("/organization/costs", truncate=True, times=None)  # every attempt
@@ -222,7 +222,7 @@ def test_failures_keep_stored_data_and_are_recorded(
     assert statuses[("openrouter", "keys")] == "ok"  # the rest of the poll goes on
 
     assert _row_counts(engine) == rows_before
-    after = SpendService(engine, config).month_report(later)
+    after = SpendService(engine, config).team_report(later)
     assert after.provider_totals == before.provider_totals
     health = SpendService(engine, config).health(later)
     credits = next(e for e in health.endpoints if e.endpoint == "credits")
@@ -254,7 +254,7 @@ def test_key_level_grouping_refused_falls_back_and_is_reported(engine: Engine, d
     assert summary.key_level_costs is False
     health = SpendService(engine, team_config(dataset)).health(NOW)
     assert health.key_level_costs is False
-    report = SpendService(engine, team_config(dataset)).month_report(NOW)
+    report = SpendService(engine, team_config(dataset)).team_report(NOW)
     assert report.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
 
 
@@ -276,7 +276,7 @@ def test_keys_never_reach_logs_or_stored_errors(
 
 def test_org_level_rows_are_kept(engine: Engine, providers: SimulatedProviders, dataset: Dataset) -> None:
     make_poller(engine, providers).poll()
-    report = SpendService(engine, team_config(dataset)).month_report(NOW)
+    report = SpendService(engine, team_config(dataset)).team_report(NOW)
     org = [ref for ref in report.unattributed.refs if ref.kind == "org"]
     assert org and org[0].usd == dataset.openai_cost_total(MONTH, END, project_id=None, api_key_id=ANY)
 

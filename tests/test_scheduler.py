@@ -10,7 +10,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from aispend.config import parse_config
-from aispend.scheduler import LeaderLock, build_scheduler, led
+from aispend.scheduler import LeaderLock, build_scheduler, leader_only
 from aispend.store.engine import make_engine
 
 
@@ -42,7 +42,7 @@ def test_a_failing_job_does_not_escape(engine: Engine) -> None:
 
     lock = LeaderLock(engine, key=random.getrandbits(48))
     try:
-        led(lock, boom, "poll")()  # logged, not raised
+        leader_only(lock, boom, "poll")()  # logged, not raised
     finally:
         lock.release()
 
@@ -57,7 +57,7 @@ def test_only_one_replica_leads_on_postgresql(pg_url: str) -> None:
         assert a.acquire() is True  # re-entrant for the leader
         assert b.acquire() is False
         ran: list[str] = []
-        led(b, lambda: ran.append("b"), "poll")()
+        leader_only(b, lambda: ran.append("b"), "poll")()
         assert ran == []
         a.release()
         assert b.acquire() is True

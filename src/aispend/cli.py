@@ -19,12 +19,12 @@ from rich.console import Console
 from aispend import __version__
 from aispend.clock import parse_month, utcnow
 from aispend.config import Config, ConfigError, load_config
-from aispend.console import print_month, print_movers, print_poll_summary, print_project, print_runway
+from aispend.console import print_movers, print_poll_summary, print_project, print_runway, print_team_report
 from aispend.ingest import clients_from_settings, poller_from_settings
 from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.service import SpendService
 from aispend.settings import Settings
-from aispend.spend.export import month_json, movers_json, project_json, runway_json
+from aispend.spend.export import movers_json, project_json, runway_json, team_json
 from aispend.store.engine import StoreError, open_store
 
 log = logging.getLogger("aispend")
@@ -118,16 +118,16 @@ def cmd_spend(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print_project(report, _console())
         return EXIT_OK
-    month_report = service.month_report(now, month)
+    team_report = service.team_report(now, month)
     movers = service.movers(now) if month is None else ()
     if args.json:
-        payload = month_json(month_report)
+        payload = team_json(team_report)
         if month is None:
             payload["movers"] = movers_json(movers)
         sys.stdout.write(json.dumps(payload) + "\n")
     else:
         console = _console()
-        print_month(month_report, console)
+        print_team_report(team_report, console)
         print_movers(movers, console)
     return EXIT_OK
 

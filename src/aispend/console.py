@@ -15,9 +15,9 @@ from rich.table import Table
 
 from aispend.ingest import PollSummary
 from aispend.money import fmt_usd
-from aispend.spend.model import MonthReport, Mover, ProjectReport, Runway
+from aispend.spend.model import Mover, ProjectReport, Runway, TeamReport
 
-__all__ = ["print_month", "print_movers", "print_poll_summary", "print_project", "print_runway"]
+__all__ = ["print_movers", "print_poll_summary", "print_project", "print_runway", "print_team_report"]
 
 
 def print_poll_summary(summary: PollSummary, console: Console) -> None:
@@ -71,7 +71,7 @@ def print_project(report: ProjectReport, console: Console) -> None:
         console.print(f"[dim]figures from {report.provisional_since} on are provisional[/]")
 
 
-def print_month(report: MonthReport, console: Console) -> None:
+def print_team_report(report: TeamReport, console: Console) -> None:
     table = Table(title=f"Spend {report.month:%Y-%m} (as of {report.as_of:%Y-%m-%d %H:%M} UTC)")
     for column in ("project", "owner", "openai", "openrouter", "total", "budget", "pace", "forecast"):
         table.add_column(column, justify="left" if column in ("project", "owner", "pace") else "right")

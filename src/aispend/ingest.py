@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 REFETCH_DAYS_BACK = 3
 ACTIVITY_DAYS = 30
 NAMES_EVERY = timedelta(hours=1)
-USAGE_ENDPOINTS = ("completions", "embeddings")  # the usage types teams spend on; more cost requests
+POLLED_USAGE_ENDPOINTS = ("completions", "embeddings")  # the usage types teams spend on; more cost requests
 
 T = TypeVar("T")
 
@@ -198,7 +198,7 @@ class Poller:
         self._run(
             summary, "openai", "costs", now, lambda: client.costs(start, end), write_costs, costs_detail
         )
-        for endpoint in USAGE_ENDPOINTS:
+        for endpoint in POLLED_USAGE_ENDPOINTS:
             self._run(
                 summary, "openai", f"usage/{endpoint}", now, *self._usage_steps(client, endpoint, start, end)
             )

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from aispend.config import Config
 from aispend.records import Provider
-from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway
+from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class SpendReader(Protocol):
         """None when no configured project has that name (case-insensitive)."""
         ...
 
-    def month_report(self, now: datetime, month: date | None = None) -> MonthReport: ...
+    def team_report(self, now: datetime, month: date | None = None) -> TeamReport: ...
 
     def runway(self, now: datetime) -> Runway: ...
 

@@ -77,7 +77,7 @@ class LeaderLock:
                     self._drop()
 
 
-def led(lock: LeaderLock, job: Callable[[], object], name: str) -> Callable[[], None]:
+def leader_only(lock: LeaderLock, job: Callable[[], object], name: str) -> Callable[[], None]:
     """Run ``job`` only on the leader; log and swallow errors so the schedule keeps going."""
 
     def run() -> None:
@@ -103,7 +103,7 @@ def build_scheduler(
     """The poll job every ``poll_interval_minutes`` (first run at start), in the team's zone."""
     scheduler = BackgroundScheduler(timezone=config.tz)
     scheduler.add_job(
-        led(lock, poll, "poll"),
+        leader_only(lock, poll, "poll"),
         IntervalTrigger(minutes=config.poll_interval_minutes, timezone=config.tz),
         id="poll",
         replace_existing=True,

@@ -26,14 +26,14 @@ from aispend.reader import EndpointHealth, Health
 from aispend.records import PROVIDERS
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
-from aispend.spend.model import MixReport, MonthReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine
+from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine, TeamReport
 from aispend.spend.reports import (
-    assemble_month_report,
     assemble_project_report,
+    assemble_team_report,
     daily_by_project,
     fill_openrouter_gaps,
     reclock,
-    reclock_month,
+    reclock_team,
 )
 from aispend.spend.runway import credit_runway
 from aispend.store import reads
@@ -70,7 +70,7 @@ class SpendService:
         # writes (every poll write adds a poll run, bumping the generation), and within a UTC day
         # only the as-of and the pace depend on the clock, so a cached report is re-clocked per
         # question instead of being rebuilt from the store.
-        self._reports: OrderedDict[tuple[object, ...], ProjectReport | MonthReport] = OrderedDict()
+        self._reports: OrderedDict[tuple[object, ...], ProjectReport | TeamReport] = OrderedDict()
 
     @property
     def config(self) -> Config:
@@ -90,14 +90,14 @@ class SpendService:
             self._cached = (generation, matcher)
         return generation, matcher
 
-    def _cached_report(self, key: tuple[object, ...]) -> ProjectReport | MonthReport | None:
+    def _cached_report(self, key: tuple[object, ...]) -> ProjectReport | TeamReport | None:
         with self._lock:
             found = self._reports.get(key)
             if found is not None:
                 self._reports.move_to_end(key)
             return found
 
-    def _remember(self, key: tuple[object, ...], report: ProjectReport | MonthReport) -> None:
+    def _remember(self, key: tuple[object, ...], report: ProjectReport | TeamReport) -> None:
         with self._lock:
             self._reports[key] = report
             while len(self._reports) > _REPORT_CACHE_SIZE:
@@ -112,7 +112,9 @@ class SpendService:
         )
 
     @staticmethod
-    def _fills(session: Session, start: date, end: date, now: datetime, scope: Scope) -> list[SpendLine]:
+    def _provisional_openrouter_lines(
+        session: Session, start: date, end: date, now: datetime, scope: Scope
+    ) -> list[SpendLine]:
         """Provisional OpenRouter lines for key-days ``/activity`` does not cover yet.
 
         Only days after the oldest coverage are read (normally today and yesterday); a key whose
@@ -152,7 +154,7 @@ class SpendService:
                 labels.append((provider, project_ref, key_ref, project))
         sums = reads.labelled_day_totals(session, first, end, labels)
         daily = {project: {day: from_nanos(n) for day, n in days.items()} for project, days in sums.items()}
-        fills = self._fills(session, first, end, now, scope)
+        fills = self._provisional_openrouter_lines(session, first, end, now, scope)
         fill_daily, provisional = daily_by_project(fills, matcher)
         for project, fill_days in fill_daily.items():
             days = daily.setdefault(project, {})
@@ -166,7 +168,7 @@ class SpendService:
         wk = weeks(now)
         end = wk.this_end + _DAY
         lines = reads.week_lines(session, wk.last_start, wk.this_start, end, scope)
-        return [*lines, *self._fills(session, wk.last_start, end, now, scope)]
+        return [*lines, *self._provisional_openrouter_lines(session, wk.last_start, end, now, scope)]
 
     # --------------------------------------------------------------------------- questions
 
@@ -189,17 +191,17 @@ class SpendService:
         self._remember(key, report)
         return report
 
-    def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
+    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
         now = ensure_utc(now)
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
             key = (generation, first, now.date(), None)
             cached = self._cached_report(key)
-            if isinstance(cached, MonthReport):
-                return reclock_month(cached, now)
+            if isinstance(cached, TeamReport):
+                return reclock_team(cached, now)
             data = self._month_data(session, matcher, first, now, reads.ALL)
-        report = assemble_month_report(matcher, data.lines, data.daily, data.provisional, first, now)
+        report = assemble_team_report(matcher, data.lines, data.daily, data.provisional, first, now)
         self._remember(key, report)
         return report
 
@@ -212,7 +214,7 @@ class SpendService:
             snapshots = reads.credit_snapshots(session, now - timedelta(hours=48))
             keys = reads.openrouter_keys(session)
             rows = reads.day_rows(session, start, end, openrouter_only)
-            fills = self._fills(session, start, end, now, reads.ALL)
+            fills = self._provisional_openrouter_lines(session, start, end, now, reads.ALL)
         lines = [
             SpendLine(provider="openrouter", day=day, amount=from_nanos(nanos), key_ref=key)
             for provider, day, _project, key, nanos in rows

@@ -31,19 +31,19 @@ from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience
 from aispend.slack.web import Metrics, create_web_app
 from aispend.spend.model import (
+    BilledItemSpend,
     DayPoint,
-    DetailSpend,
     KeyCap,
     MixReport,
     ModelShare,
     ModelSpend,
-    MonthReport,
     Mover,
     Pace,
     ProjectReport,
     RouteCost,
     RoutesReport,
     Runway,
+    TeamReport,
     Unattributed,
     UnattributedRef,
 )
@@ -111,7 +111,7 @@ def _report(
         by_model=tuple(
             ModelSpend(p, m, usd) for p, m, usd in sorted(models, key=lambda row: row[2], reverse=True)
         ),
-        by_detail=tuple(DetailSpend(p, "completions", usd) for p, usd in by_provider.items()),
+        by_billed_item=tuple(BilledItemSpend(p, "completions", usd) for p, usd in by_provider.items()),
         daily=_daily(daily, provisional_from=len(daily) - 1),
         provisional_since=MONTH + timedelta(days=len(daily) - 1),
         pace=pace,
@@ -183,13 +183,13 @@ class InMemoryReader:
         self.calls.append("project_report")
         return next((r for r in self.reports if r.project.lower() == name.lower()), None)
 
-    def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
-        self.calls.append("month_report")
+    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
+        self.calls.append("team_report")
         totals: dict[Provider, Decimal] = dict(self.unattributed.by_provider)
         for report in self.reports:
             for provider, usd in report.by_provider.items():
                 totals[provider] = totals.get(provider, D(0)) + usd
-        return MonthReport(MONTH, now, self.reports, self.unattributed, totals)
+        return TeamReport(MONTH, now, self.reports, self.unattributed, totals)
 
     def runway(self, now: datetime) -> Runway:
         self.calls.append("runway")
@@ -281,9 +281,9 @@ class CountingReader:
         self.calls.append("project_report")
         return self.inner.project_report(name, now, month)
 
-    def month_report(self, now: datetime, month: date | None = None) -> MonthReport:
-        self.calls.append("month_report")
-        return self.inner.month_report(now, month)
+    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
+        self.calls.append("team_report")
+        return self.inner.team_report(now, month)
 
     def runway(self, now: datetime) -> Runway:
         self.calls.append("runway")

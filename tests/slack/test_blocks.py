@@ -99,7 +99,7 @@ def test_budget_bar_and_sparkline() -> None:
 
 
 def test_projects_hide_restricted_figures(data: InMemoryReader) -> None:
-    month = data.month_report(NOW)
+    month = data.team_report(NOW)
     config = data.config
     from aispend.slack.access import can_view
 
@@ -207,7 +207,7 @@ def test_home_view_shows_the_viewers_projects(data: InMemoryReader) -> None:
         return joined(
             home_view(
                 config=data.config,
-                month=data.month_report(NOW),
+                month=data.team_report(NOW),
                 runway=data.runway(NOW),
                 user_id=user,
                 last_poll_at=NOW,
@@ -226,7 +226,7 @@ def test_home_view_shows_the_viewers_projects(data: InMemoryReader) -> None:
 
 
 def test_home_view_stays_within_100_blocks(data: InMemoryReader) -> None:
-    base = data.month_report(NOW)
+    base = data.team_report(NOW)
     many = replace(base, projects=tuple(replace(base.projects[0], project=f"p{i}") for i in range(300)))
     view = home_view(config=data.config, month=many, runway=data.runway(NOW), user_id=ADMIN, last_poll_at=NOW)
     assert len(view["blocks"]) == MAX_HOME_BLOCKS

@@ -36,7 +36,7 @@ def post_command(server: Server, text: str, **kwargs: Any) -> dict[str, Any]:
 def _expected(reader: SpendReader) -> dict[str, list[str]]:
     search = reader.project_report("search", NOW)
     assert search is not None
-    month = reader.month_report(NOW)
+    month = reader.team_report(NOW)
     runway = reader.runway(NOW)
     mix = reader.mix(NOW)
     routes = reader.routes(NOW)

@@ -25,7 +25,7 @@ def oa(
     project: str | None = "proj_a",
     key: str | None = None,
     model: str | None = "gpt-4o",
-    detail: str | None = "gpt-4o, input",
+    billed_item: str | None = "gpt-4o, input",
     provisional: bool = False,
 ) -> SpendLine:
     return SpendLine(
@@ -35,7 +35,7 @@ def oa(
         project_ref=project,
         key_ref=key,
         model=model,
-        detail=detail,
+        billed_item=billed_item,
         provisional=provisional,
     )
 
@@ -54,7 +54,7 @@ def orl(
         amount=Decimal(amount),
         key_ref=key,
         model=model,
-        detail=route,
+        billed_item=route,
         provisional=provisional,
     )
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from aispend.spend.attribution import build_matcher
 from aispend.spend.model import SpendLine
-from aispend.spend.reports import assemble_month_report, month_report, reclock, reclock_month
+from aispend.spend.reports import assemble_team_report, reclock, reclock_team, team_report
 from tests.spend.factories import at, oa, orl, project
 
 NOW = at(2026, 11, 27, 12)
@@ -31,7 +31,7 @@ amounts = st.decimals(min_value=Decimal("-5"), max_value=Decimal("40"), places=9
 days = st.integers(min_value=0, max_value=26).map(lambda n: FIRST + timedelta(days=n))
 openai_lines = st.builds(
     lambda day, amount, ref, key, model: oa(
-        day, amount, project=ref, key=key, model=model, detail=f"{model}, input"
+        day, amount, project=ref, key=key, model=model, billed_item=f"{model}, input"
     ),
     days,
     amounts,
@@ -53,12 +53,12 @@ def rollups(lines: list[SpendLine]) -> tuple[list[SpendLine], dict[str, dict[dat
     month: dict[tuple[object, ...], Decimal] = defaultdict(Decimal)
     daily: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for line in lines:
-        month[(line.provider, line.project_ref, line.key_ref, line.model, line.detail)] += line.amount
+        month[(line.provider, line.project_ref, line.key_ref, line.model, line.billed_item)] += line.amount
         owner = MATCHER.project_for_ref(line.provider, line.project_ref, line.key_ref)
         if owner is not None:
             daily[owner][line.day] += line.amount
     month_lines = [
-        SpendLine(provider=p, day=FIRST, amount=a, project_ref=pr, key_ref=k, model=m, detail=d)  # type: ignore[arg-type]
+        SpendLine(provider=p, day=FIRST, amount=a, project_ref=pr, key_ref=k, model=m, billed_item=d)  # type: ignore[arg-type]
         for (p, pr, k, m, d), a in month.items()
     ]
     return month_lines, daily
@@ -67,9 +67,9 @@ def rollups(lines: list[SpendLine]) -> tuple[list[SpendLine], dict[str, dict[dat
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(openai_lines, openrouter_lines), max_size=40))
 def test_rollup_reports_equal_line_reports(lines: list[SpendLine]) -> None:
-    expected = month_report(MATCHER, lines, FIRST, NOW)
+    expected = team_report(MATCHER, lines, FIRST, NOW)
     month_lines, daily = rollups(lines)
-    got = assemble_month_report(MATCHER, month_lines, daily, {}, FIRST, NOW)
+    got = assemble_team_report(MATCHER, month_lines, daily, {}, FIRST, NOW)
     assert got.provider_totals == expected.provider_totals
     assert got.unattributed.by_provider == expected.unattributed.by_provider
     for mine, theirs in zip(got.projects, expected.projects, strict=True):
@@ -90,12 +90,12 @@ def test_a_reclocked_report_equals_one_built_at_that_moment(lines: list[SpendLin
     day = date(2026, 11, 27)
     early = at(day.year, day.month, day.day) + timedelta(minutes=min(a, b))
     late = at(day.year, day.month, day.day) + timedelta(minutes=max(a, b))
-    built_early = month_report(MATCHER, lines, FIRST, early)
-    assert reclock_month(built_early, late) == month_report(MATCHER, lines, FIRST, late)
-    assert reclock(built_early.projects[0], late) == month_report(MATCHER, lines, FIRST, late).projects[0]
+    built_early = team_report(MATCHER, lines, FIRST, early)
+    assert reclock_team(built_early, late) == team_report(MATCHER, lines, FIRST, late)
+    assert reclock(built_early.projects[0], late) == team_report(MATCHER, lines, FIRST, late).projects[0]
 
 
 def test_reclock_refuses_another_day() -> None:
-    report = month_report(MATCHER, [], FIRST, NOW).projects[0]
+    report = team_report(MATCHER, [], FIRST, NOW).projects[0]
     with pytest.raises(ValueError, match="within its UTC day"):
         reclock(report, NOW + timedelta(days=1))

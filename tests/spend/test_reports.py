@@ -15,9 +15,9 @@ from aispend.spend.reports import (
     NOT_BROKEN_DOWN,
     fill_openrouter_gaps,
     mark_provisional,
-    month_report,
     prepare_lines,
     project_report,
+    team_report,
 )
 
 from .factories import D, at, key_day, oa, orl, project
@@ -47,7 +47,7 @@ def test_days_after_the_last_activity_day_are_filled_provisionally() -> None:
         now,
     )
     extra = [ln for ln in filled if ln not in lines]
-    assert [(ln.day, ln.amount, ln.model, ln.detail, ln.provisional) for ln in extra] == [
+    assert [(ln.day, ln.amount, ln.model, ln.billed_item, ln.provisional) for ln in extra] == [
         (d(26), D(4), None, None, True),
         (d(27), D(1), None, None, True),
     ]
@@ -102,10 +102,10 @@ def test_openai_today_is_provisional() -> None:
 def test_project_report_aggregates_and_fills_days() -> None:
     now = at(2026, 11, 5, 12)
     lines = [
-        oa(d(1), "10", model="gpt-4o", detail="gpt-4o, input"),
-        oa(d(1), "5", model="gpt-4o", detail="gpt-4o, output"),
-        oa(d(3), "2", model=None, detail="web search"),
-        oa(d(5), "1", model="gpt-4o-mini", detail="gpt-4o-mini, input"),
+        oa(d(1), "10", model="gpt-4o", billed_item="gpt-4o, input"),
+        oa(d(1), "5", model="gpt-4o", billed_item="gpt-4o, output"),
+        oa(d(3), "2", model=None, billed_item="web search"),
+        oa(d(5), "1", model="gpt-4o-mini", billed_item="gpt-4o-mini, input"),
         orl(d(2), "7"),
     ]
     report = project_report(MATCHER, "SEARCH", lines, NOV, now)
@@ -118,7 +118,7 @@ def test_project_report_aggregates_and_fills_days() -> None:
         ("web search", D(2)),
         ("gpt-4o-mini", D(1)),
     ]
-    assert next((x.detail, x.usd) for x in report.by_detail) == ("gpt-4o, input", D(10))
+    assert next((x.billed_item, x.usd) for x in report.by_billed_item) == ("gpt-4o, input", D(10))
     assert [(p.day.day, p.usd, p.provisional) for p in report.daily] == [
         (1, D(15), False),
         (2, D(0), False),
@@ -146,7 +146,7 @@ def test_unbroken_openrouter_days_show_as_not_broken_down() -> None:
     assert report.provisional_since == d(26)
 
 
-def test_month_report_conserves_and_matches_single_project_reports() -> None:
+def test_team_report_conserves_and_matches_single_project_reports() -> None:
     now = at(2026, 11, 27, 12)
     lines = [
         oa(d(3), "10"),
@@ -157,7 +157,7 @@ def test_month_report_conserves_and_matches_single_project_reports() -> None:
         oa(d(31, 10), "100"),  # previous month: outside
     ]
     readings = [key_day(d(27), "hash_a", "0.75")]
-    report = month_report(MATCHER, lines, NOV, now, key_days=readings)
+    report = team_report(MATCHER, lines, NOV, now, key_days=readings)
     assert report.provider_totals == {"openai": D("13.5"), "openrouter": D("7.75")}
     for provider in PROVIDERS:
         assert (
@@ -176,7 +176,7 @@ def test_first_poll_of_a_month_has_only_today_provisional() -> None:
     now = at(2026, 2, 1, 0, 5)
     lines = [oa(d(31, 1), "50"), oa(d(1, 2), "0.10")]
     readings = [key_day(d(31, 1), "hash_a", "2"), key_day(d(1, 2), "hash_a", "0.01", at(2026, 2, 1, 0, 4))]
-    feb = month_report(MATCHER, lines, date(2026, 2, 1), now, key_days=readings)
+    feb = team_report(MATCHER, lines, date(2026, 2, 1), now, key_days=readings)
     search, chat = feb.projects
     assert [(p.day, p.usd, p.provisional) for p in search.daily] == [(d(1, 2), D("0.10"), True)]
     assert search.provisional_since == d(1, 2)
@@ -262,17 +262,17 @@ def test_month_totals_conserve_and_ignore_order(
     lines: list[SpendLine], key_days: list[KeyDay], today: int, rnd: random.Random
 ) -> None:
     now = at(2026, 11, today, 15)
-    report = month_report(MATCHER, lines, NOV, now, key_days=key_days)
+    report = team_report(MATCHER, lines, NOV, now, key_days=key_days)
     shuffled, shuffled_days = list(lines), list(key_days)
     rnd.shuffle(shuffled)
     rnd.shuffle(shuffled_days)
-    assert month_report(MATCHER, shuffled, NOV, now, key_days=shuffled_days) == report
+    assert team_report(MATCHER, shuffled, NOV, now, key_days=shuffled_days) == report
     for provider in PROVIDERS:
         projects = sum((p.by_provider[provider] for p in report.projects), Decimal(0))
         assert projects + report.unattributed.by_provider[provider] == report.provider_totals[provider]
     for p in report.projects:
         assert sum((x.usd for x in p.by_model), Decimal(0)) == p.total
-        assert sum((x.usd for x in p.by_detail), Decimal(0)) == p.total
+        assert sum((x.usd for x in p.by_billed_item), Decimal(0)) == p.total
         assert sum((x.usd for x in p.daily), Decimal(0)) == p.total
         assert len(p.daily) == today
 

@@ -23,7 +23,7 @@ from rich.panel import Panel
 
 from aispend.clock import month_start, next_month, utcnow
 from aispend.config import Config, parse_config
-from aispend.console import print_month, print_movers, print_poll_summary
+from aispend.console import print_movers, print_poll_summary, print_team_report
 from aispend.demo.simulated.dataset import ANY, Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.demo.terminal import render_blocks
@@ -152,7 +152,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None, now: datetim
 
     service = SpendService(engine, config)
     out.print()
-    print_month(service.month_report(now), out)
+    print_team_report(service.team_report(now), out)
     print_movers(service.movers(now), out)
     out.print("\n3) what Slack shows (as the admin who types the command):")
     for text in COMMANDS:
@@ -160,7 +160,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None, now: datetim
         _slack(out, f"/aispend {text}", reply.text, reply.blocks)
     view = home_view(
         config=config,
-        month=service.month_report(now),
+        month=service.team_report(now),
         runway=service.runway(now),
         user_id=DEMO_ADMIN,
         last_poll_at=now,

@@ -43,7 +43,7 @@ log = logging.getLogger("aispend.providers.openai")
 
 PROVIDER = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-USAGE_ENDPOINTS = frozenset(
+KNOWN_USAGE_ENDPOINTS = frozenset(
     {"completions", "embeddings", "images", "audio_speeches", "audio_transcriptions", "moderations"}
 )
 COSTS_GROUP_BY = ("project_id", "line_item", "api_key_id")
@@ -183,9 +183,9 @@ class OpenAIClient(ProviderClient):
 
     def usage(self, endpoint: str, start: date, end: date) -> list[OpenAIUsage]:
         """Daily tokens and requests for one usage endpoint over ``[start, end)``."""
-        if endpoint not in USAGE_ENDPOINTS:
+        if endpoint not in KNOWN_USAGE_ENDPOINTS:
             raise ValueError(
-                f"unsupported usage endpoint {endpoint!r}; expected one of {sorted(USAGE_ENDPOINTS)}"
+                f"unsupported usage endpoint {endpoint!r}; expected one of {sorted(KNOWN_USAGE_ENDPOINTS)}"
             )
         path = f"/organization/usage/{endpoint}"
         params = self._window(start, end, USAGE_PAGE_BUCKETS, USAGE_GROUP_BY)

@@ -95,7 +95,7 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
         case "models":
             return Answer(models_message(reader.mix(now)), True)
         case "projects":
-            month = reader.month_report(now)
+            month = reader.team_report(now)
             last_poll = reader.last_poll_at()
 
             def visible(report: ProjectReport) -> bool:
@@ -109,7 +109,7 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
         case "routes":
             return Answer(routes_message(reader.routes(now)), True)
         case "unattributed":
-            month = reader.month_report(now)
+            month = reader.team_report(now)
             return Answer(unattributed_message(month.unattributed, month=month.month), True)
         case "health":
             return Answer(health_message(reader.health(now), tz=config.tz), True)

@@ -22,13 +22,13 @@ from aispend.slack import messages as msg
 from aispend.slack.mrkdwn import code, escape, mention
 from aispend.spend.model import (
     MixReport,
-    MonthReport,
     Pace,
     PaceStatus,
     ProjectReport,
     RouteCost,
     RoutesReport,
     Runway,
+    TeamReport,
     Unattributed,
 )
 
@@ -138,7 +138,7 @@ def money_column(amounts: Sequence[Decimal]) -> list[str]:
     return [t.rjust(width) for t in texts]
 
 
-def percent(value: Decimal, places: int = 0) -> str:
+def fmt_percent(value: Decimal, places: int = 0) -> str:
     quantum = Decimal(1).scaleb(-places)
     return f"{value.quantize(quantum, rounding=ROUND_HALF_EVEN)}%"
 
@@ -147,7 +147,7 @@ def budget_bar(used_percent: Decimal) -> str:
     """``▰▰▰▰▱▱▱▱▱▱ 42%``; full (never longer) past 100%."""
     filled = int((used_percent / 10).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
     filled = max(0, min(_BAR_CELLS, filled))
-    return "▰" * filled + "▱" * (_BAR_CELLS - filled) + " " + percent(used_percent)
+    return "▰" * filled + "▱" * (_BAR_CELLS - filled) + " " + fmt_percent(used_percent)
 
 
 def sparkline(values: Sequence[Decimal]) -> str:
@@ -249,7 +249,7 @@ def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: dateti
     blocks.append(context(" · ".join(notes)))
     pace = report.pace
     budget = (
-        msg.budget_part(percent(pace.used_percent), fmt_usd(pace.budget))
+        msg.budget_part(fmt_percent(pace.used_percent), fmt_usd(pace.budget))
         if pace.budget is not None and pace.used_percent is not None
         else ""
     )
@@ -262,7 +262,7 @@ def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: dateti
 
 
 def projects_message(
-    month: MonthReport,
+    month: TeamReport,
     *,
     visible: Callable[[ProjectReport], bool],
     tz: ZoneInfo,
@@ -285,7 +285,7 @@ def projects_message(
                 amounts[report.project],
                 report.project,
                 fmt_usd(pace.budget) if has_budget and pace.budget is not None else None,
-                percent(pace.used_percent) if has_budget and pace.used_percent is not None else None,
+                fmt_percent(pace.used_percent) if has_budget and pace.used_percent is not None else None,
             )
         )
     if not lines:
@@ -325,7 +325,7 @@ def credits_message(runway: Runway, *, tz: ZoneInfo) -> Message:
         caps = runway.low_keys
         remaining = money_column([k.limit_remaining for k in caps])
         lines = [
-            msg.low_key(rem, fmt_usd(k.limit), percent(k.percent_remaining), escape(k.name or k.key_hash))
+            msg.low_key(rem, fmt_usd(k.limit), fmt_percent(k.percent_remaining), escape(k.name or k.key_hash))
             for rem, k in zip(remaining, caps, strict=True)
         ]
         blocks.extend(line_sections(lines, title=msg.LOW_KEYS))
@@ -359,7 +359,7 @@ def models_message(mix: MixReport) -> Message:
         blocks.append(section(msg.NO_MODELS))
     else:
         amounts = money_column([m.this_week for m in mix.models])
-        shares = [percent(m.share_now, 1) for m in mix.models]
+        shares = [fmt_percent(m.share_now, 1) for m in mix.models]
         width = max(len(s) for s in shares)
         lines = []
         for amount, share, model in zip(amounts, shares, mix.models, strict=True):
@@ -396,7 +396,7 @@ def routes_message(routes: RoutesReport) -> Message:
         for route in sorted(model_routes, key=lambda r: -r.usd):
             lines.append(
                 f"`{usd_col[id(route)]}` `{per_m_col[id(route)]}`  {escape(route.provider_name)} "
-                f"({percent(route.share_of_model)})"
+                f"({fmt_percent(route.share_of_model)})"
             )
         blocks.extend(line_sections(lines))
     return message(msg.ROUTES_FALLBACK, blocks)

@@ -36,7 +36,7 @@ from aispend.slack.blocks import (
     runway_lines,
     section,
 )
-from aispend.spend.model import MonthReport, Runway
+from aispend.spend.model import Runway, TeamReport
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class HomeAudience:
 
 
 def home_view(
-    *, config: Config, month: MonthReport, runway: Runway, user_id: str, last_poll_at: datetime | None
+    *, config: Config, month: TeamReport, runway: Runway, user_id: str, last_poll_at: datetime | None
 ) -> dict[str, Any]:
     tz = config.tz
     admin = config.is_admin(user_id)
@@ -111,13 +111,13 @@ def home_view(
 @dataclass(frozen=True, slots=True)
 class _HomeData:
     config: Config
-    month: MonthReport
+    month: TeamReport
     runway: Runway
     last_poll_at: datetime | None
 
     @classmethod
     def read(cls, reader: SpendReader, now: datetime) -> _HomeData:
-        return cls(reader.config, reader.month_report(now), reader.runway(now), reader.last_poll_at())
+        return cls(reader.config, reader.team_report(now), reader.runway(now), reader.last_poll_at())
 
     def view(self, user_id: str) -> dict[str, Any]:
         return home_view(

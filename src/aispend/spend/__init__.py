@@ -1,4 +1,4 @@
-"""Pure spend domain: attribution, month reports, budget pace, credit runway, model mix, routes.
+"""Pure spend domain: attribution, project and team reports, budget pace, credit runway, model mix, routes.
 
 Plain records in (``TeamProject``, ``SpendLine``, ``KeyDay``, ``Directory``, provider records),
 plain results out (``aispend.spend.model``). No Slack, HTTP, SQL, validation framework or clock

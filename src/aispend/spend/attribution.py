@@ -14,7 +14,7 @@ matched literally, even when the directory does not know them yet (names are fet
 key's spend may arrive first).
 
 Matchers are resolved once, by :func:`build_matcher`, into plain ``dict`` lookups keyed by the ids
-that appear on spend lines, so attributing a line costs one or two dict lookups (a month report is a
+that appear on spend lines, so attributing a line costs one or two dict lookups (a team report is a
 few thousand lines and must stay in the low milliseconds).
 
 Anything unmatched is kept in an explicit unattributed bucket per provider, with the references

@@ -17,9 +17,9 @@ from typing import Any
 from aispend.clock import ensure_utc
 from aispend.money import usd_str
 from aispend.records import PROVIDERS
-from aispend.spend.model import MonthReport, Mover, ProjectReport, Runway, Unattributed
+from aispend.spend.model import Mover, ProjectReport, Runway, TeamReport, Unattributed
 
-__all__ = ["instant_str", "month_json", "movers_json", "project_json", "runway_json", "unattributed_json"]
+__all__ = ["instant_str", "movers_json", "project_json", "runway_json", "team_json", "unattributed_json"]
 
 _CENT = Decimal("0.01")
 
@@ -69,7 +69,8 @@ def project_json(report: ProjectReport) -> dict[str, Any]:
         "days_of_data": pace.days_of_data,
         "channel": report.channel,
         "by_detail": [
-            {"provider": d.provider, "detail": d.detail, "usd": usd_str(d.usd)} for d in report.by_detail
+            {"provider": d.provider, "detail": d.billed_item, "usd": usd_str(d.usd)}
+            for d in report.by_billed_item
         ],
         "daily": [
             {"day": p.day.isoformat(), "usd": usd_str(p.usd), "provisional": p.provisional}
@@ -88,7 +89,7 @@ def unattributed_json(unattributed: Unattributed) -> dict[str, Any]:
     return out
 
 
-def month_json(report: MonthReport) -> dict[str, Any]:
+def team_json(report: TeamReport) -> dict[str, Any]:
     """All projects: ``{"month", "as_of", "projects": [...], "unattributed": {...}, "total_usd",
     "by_provider"}``; provider totals equal projects plus unattributed."""
     return {

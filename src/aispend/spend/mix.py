@@ -16,7 +16,7 @@ from aispend.clock import ensure_utc
 from aispend.records import OpenRouterActivity, Provider
 from aispend.spend.attribution import Matcher
 from aispend.spend.model import MixReport, ModelShare, Mover, RouteCost, RoutesReport, SpendLine
-from aispend.spend.pace import percent
+from aispend.spend.pace import percent_of
 from aispend.spend.reports import model_label
 
 __all__ = ["Weeks", "model_mix", "movers", "route_costs", "weeks"]
@@ -35,7 +35,7 @@ class Weeks:
     last_start: date
     last_end: date
 
-    def which(self, day: date) -> int | None:
+    def week_index(self, day: date) -> int | None:
         """0 for this week, 1 for last week, None outside both."""
         if self.this_start <= day <= self.this_end:
             return 0
@@ -56,7 +56,7 @@ def weeks(now: datetime) -> Weeks:
 
 
 def _share(part: Decimal, whole: Decimal) -> Decimal:
-    return percent(part, whole) or _ZERO
+    return percent_of(part, whole) or _ZERO
 
 
 def model_mix(
@@ -85,7 +85,7 @@ def model_mix(
     sums: dict[tuple[Provider, str], list[Decimal]] = {}
     totals = [_ZERO, _ZERO]
     for line in lines:
-        slot = wk.which(line.day)
+        slot = wk.week_index(line.day)
         if slot is None:
             continue
         if name is not None and matcher is not None and matcher.project_for(line) != name:
@@ -123,7 +123,7 @@ def model_mix(
 def route_costs(activity: Iterable[OpenRouterActivity | SpendLine], now: datetime) -> RoutesReport:
     """Per (model, OpenRouter provider) cost over the last 7 complete UTC days.
 
-    Accepts ``/activity`` records or OpenRouter spend lines (``detail`` = provider; provisional
+    Accepts ``/activity`` records or OpenRouter spend lines (``billed_item`` = provider; provisional
     lines without a model are skipped: they have no route). Tokens = prompt + completion; reasoning
     tokens are already part of completion tokens and are not added again. Routes are grouped by
     model (largest model first), then by spend.
@@ -143,7 +143,7 @@ def route_costs(activity: Iterable[OpenRouterActivity | SpendLine], now: datetim
         else:
             if row.provider != "openrouter" or row.model is None:
                 continue
-            key = (row.model, row.detail or "(unknown)")
+            key = (row.model, row.billed_item or "(unknown)")
             amount, requests = row.amount, row.requests
             tokens = row.input_tokens + row.output_tokens
             byok_amount = _ZERO
@@ -195,7 +195,7 @@ def movers(
     sums: dict[str, list[Decimal]] = {p.name: [_ZERO, _ZERO] for p in matcher.projects}
     project_for = matcher.project_for
     for line in lines:
-        slot = wk.which(line.day)
+        slot = wk.week_index(line.day)
         if slot is None:
             continue
         name = project_for(line)

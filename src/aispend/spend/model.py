@@ -44,8 +44,8 @@ class SpendLine:
     """Money for one UTC day and one provider grouping.
 
     OpenAI: ``project_ref`` = project id, ``key_ref`` = API key id (None when the costs API could
-    not group by key), ``detail`` = line item, ``model`` = the model named by the line item.
-    OpenRouter: ``key_ref`` = key hash, ``model`` = model slug, ``detail`` = provider (route).
+    not group by key), ``billed_item`` = line item, ``model`` = the model named by the line item.
+    OpenRouter: ``key_ref`` = key hash, ``model`` = model slug, ``billed_item`` = upstream provider (route).
     ``provisional`` marks figures that will still change (OpenAI today; OpenRouter days filled from
     key ``usage_daily`` before ``/activity`` covers them).
     """
@@ -56,7 +56,7 @@ class SpendLine:
     project_ref: str | None = None
     key_ref: str | None = None
     model: str | None = None
-    detail: str | None = None
+    billed_item: str | None = None
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -111,11 +111,11 @@ class ModelSpend:
 
 
 @dataclass(frozen=True, slots=True)
-class DetailSpend:
+class BilledItemSpend:
     """OpenAI line item or OpenRouter provider route."""
 
     provider: Provider
-    detail: str
+    billed_item: str
     usd: Decimal
 
 
@@ -137,7 +137,7 @@ class ProjectReport:
     total: Decimal
     by_provider: dict[Provider, Decimal]
     by_model: tuple[ModelSpend, ...]  # largest first
-    by_detail: tuple[DetailSpend, ...]  # largest first
+    by_billed_item: tuple[BilledItemSpend, ...]  # largest first
     daily: tuple[DayPoint, ...]  # every UTC day of the month up to as_of, zeros included
     provisional_since: date | None
     pace: Pace
@@ -165,7 +165,10 @@ class Unattributed:
 
 
 @dataclass(frozen=True, slots=True)
-class MonthReport:
+class TeamReport:
+    """The whole team's UTC month: every configured project's report plus the unattributed
+    bucket (one project's month alone is a :class:`ProjectReport`)."""
+
     month: date
     as_of: datetime
     projects: tuple[ProjectReport, ...]

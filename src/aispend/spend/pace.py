@@ -33,7 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from aispend.clock import day_start, ensure_utc, month_start, next_month
 from aispend.spend.model import Pace, PaceStatus
 
-__all__ = ["MIN_COMPLETE_DAYS", "budget_pace", "days_between", "percent"]
+__all__ = ["MIN_COMPLETE_DAYS", "budget_pace", "days_between", "percent_of"]
 
 MIN_COMPLETE_DAYS = 3
 _ZERO = Decimal(0)
@@ -48,7 +48,7 @@ def days_between(start: datetime, end: datetime) -> Decimal:
     return Decimal(micros) / Decimal(_MICROS_PER_DAY)
 
 
-def percent(part: Decimal, whole: Decimal) -> Decimal | None:
+def percent_of(part: Decimal, whole: Decimal) -> Decimal | None:
     """``part`` as a percentage of ``whole`` to one decimal place; None when ``whole`` is 0."""
     if whole == 0:
         return None
@@ -111,7 +111,7 @@ def budget_pace(daily: Mapping[date, Decimal], budget: Decimal | None, month: da
             days_of_data=complete_days,
         )
 
-    used = percent(spent, budget)
+    used = percent_of(spent, budget)
     crosses_on: date | None = None
     status: PaceStatus
     if spent >= budget:

@@ -1,12 +1,12 @@
 """Month-to-date reports per project and for the whole team.
 
-Pipeline (what :func:`month_report` does, and what callers of the lower-level functions must do):
+Pipeline (what :func:`team_report` does, and what callers of the lower-level functions must do):
 
 1. :func:`prepare_lines` — mark what will still change as provisional and fill OpenRouter days that
    ``/activity`` does not cover yet from the ``/keys`` ``usage_daily`` readings;
 2. keep the UTC days of the month up to today;
 3. attribute the lines to projects (:mod:`aispend.spend.attribution`);
-4. aggregate per project (by provider, model, detail, UTC day) and compute the budget pace.
+4. aggregate per project (by provider, model, billed item, UTC day) and compute the budget pace.
 
 Why provisional: OpenAI's bucket for today is incomplete; OpenRouter's ``/activity`` only covers
 completed UTC days and we fetch it once a day, so the latest days are known only as a per-key
@@ -25,40 +25,40 @@ from aispend.clock import ensure_utc, month_start, next_month
 from aispend.records import PROVIDERS, Provider
 from aispend.spend.attribution import Matcher, attribute
 from aispend.spend.model import (
+    BilledItemSpend,
     DayPoint,
-    DetailSpend,
     KeyDay,
     ModelSpend,
-    MonthReport,
     ProjectReport,
     SpendLine,
     TeamProject,
+    TeamReport,
 )
 from aispend.spend.pace import budget_pace
 
 __all__ = [
     "NOT_BROKEN_DOWN",
     "UNSPECIFIED",
-    "assemble_month_report",
     "assemble_project_report",
+    "assemble_team_report",
+    "billed_item_label",
     "build_project_report",
     "daily_by_project",
-    "detail_label",
     "fill_openrouter_gaps",
     "mark_provisional",
     "model_label",
-    "month_report",
     "month_window",
     "prepare_lines",
     "project_report",
     "reclock",
-    "reclock_month",
+    "reclock_team",
+    "team_report",
 ]
 
 NOT_BROKEN_DOWN = "(not yet broken down)"
-"""Model/detail label of OpenRouter spend known only as a key total (no ``/activity`` yet)."""
+"""Model/billed-item label of OpenRouter spend known only as a key total (no ``/activity`` yet)."""
 UNSPECIFIED = "(unspecified)"
-"""Model/detail label of spend the provider did not attribute to a model or line item."""
+"""Model/billed-item label of spend the provider did not attribute to a model or line item."""
 
 _ZERO = Decimal(0)
 _DAY = timedelta(days=1)
@@ -70,13 +70,13 @@ def model_label(line: SpendLine) -> str:
         return line.model
     if line.provider == "openrouter":
         return NOT_BROKEN_DOWN
-    return line.detail if line.detail is not None else UNSPECIFIED
+    return line.billed_item if line.billed_item is not None else UNSPECIFIED
 
 
-def detail_label(line: SpendLine) -> str:
+def billed_item_label(line: SpendLine) -> str:
     """OpenAI line item / OpenRouter provider route, with the same placeholders as models."""
-    if line.detail is not None:
-        return line.detail
+    if line.billed_item is not None:
+        return line.billed_item
     if line.provider == "openrouter" and line.model is None:
         return NOT_BROKEN_DOWN
     return UNSPECIFIED
@@ -106,7 +106,7 @@ def fill_openrouter_gaps(
     completed days, so a day before that without rows had no spend), or up to
     ``activity_through[key_hash]`` when the store knows a later fetched day. Today is never covered.
     For each uncovered key-day with a ``usage_daily`` reading (the latest one of that day wins) a
-    line ``model=None, detail=None, provisional=True`` is added for the part not already in
+    line ``model=None, billed_item=None, provisional=True`` is added for the part not already in
     activity rows. Zero readings add nothing, so idle keys do not make every day provisional.
 
     Provisional OpenRouter lines without a model in the input (an earlier fill) are replaced, so
@@ -152,7 +152,7 @@ def fill_openrouter_gaps(
                 amount=missing,
                 key_ref=key_hash,
                 model=None,
-                detail=None,
+                billed_item=None,
                 provisional=True,
             )
         )
@@ -212,7 +212,7 @@ def build_project_report(
     first, last = month_window(month, now)
     by_provider: dict[Provider, Decimal] = dict.fromkeys(PROVIDERS, _ZERO)
     by_model: dict[tuple[Provider, str], Decimal] = {}
-    by_detail: dict[tuple[Provider, str], Decimal] = {}
+    by_billed_item: dict[tuple[Provider, str], Decimal] = {}
     total = _ZERO
     for line in lines:
         if not first <= line.day <= last:
@@ -221,8 +221,8 @@ def build_project_report(
         by_provider[line.provider] += line.amount
         mkey = (line.provider, model_label(line))
         by_model[mkey] = by_model.get(mkey, _ZERO) + line.amount
-        dkey = (line.provider, detail_label(line))
-        by_detail[dkey] = by_detail.get(dkey, _ZERO) + line.amount
+        dkey = (line.provider, billed_item_label(line))
+        by_billed_item[dkey] = by_billed_item.get(dkey, _ZERO) + line.amount
 
     series = series_from_amounts(daily, set(provisional_days), first, last, now.date())
     provisional_since = next((point.day for point in series if point.provisional), None)
@@ -240,9 +240,9 @@ def build_project_report(
             ModelSpend(provider=p, model=m, usd=usd)
             for (p, m), usd in sorted(by_model.items(), key=lambda kv: (-kv[1], kv[0]))
         ),
-        by_detail=tuple(
-            DetailSpend(provider=p, detail=d, usd=usd)
-            for (p, d), usd in sorted(by_detail.items(), key=lambda kv: (-kv[1], kv[0]))
+        by_billed_item=tuple(
+            BilledItemSpend(provider=p, billed_item=d, usd=usd)
+            for (p, d), usd in sorted(by_billed_item.items(), key=lambda kv: (-kv[1], kv[0]))
         ),
         daily=series,
         provisional_since=provisional_since,
@@ -264,8 +264,8 @@ def reclock(report: ProjectReport, now: datetime) -> ProjectReport:
     return replace(report, as_of=now, pace=budget_pace(daily, report.pace.budget, report.month, now))
 
 
-def reclock_month(report: MonthReport, now: datetime) -> MonthReport:
-    """:func:`reclock` for every project of a month report."""
+def reclock_team(report: TeamReport, now: datetime) -> TeamReport:
+    """:func:`reclock` for every project of a team report."""
     now = ensure_utc(now)
     return replace(report, as_of=now, projects=tuple(reclock(p, now) for p in report.projects))
 
@@ -299,14 +299,14 @@ def daily_by_project(
     return daily, provisional
 
 
-def assemble_month_report(
+def assemble_team_report(
     matcher: Matcher,
     lines: Sequence[SpendLine],
     daily: Mapping[str, Mapping[date, Decimal]],
     provisional: Mapping[str, Collection[date]],
     month: date,
     now: datetime,
-) -> MonthReport:
+) -> TeamReport:
     """Every project's report plus the unattributed bucket.
 
     ``lines``: the month's spend at any grain (daily lines, or the store's month rollup plus the
@@ -326,7 +326,7 @@ def assemble_month_report(
         )
         for project in matcher.projects
     )
-    return MonthReport(
+    return TeamReport(
         month=month_start(month),
         as_of=now,
         projects=projects,
@@ -364,7 +364,7 @@ def assemble_project_report(
     )
 
 
-def month_report(
+def team_report(
     matcher: Matcher,
     lines: Iterable[SpendLine],
     month: date,
@@ -372,7 +372,7 @@ def month_report(
     *,
     key_days: Iterable[KeyDay] = (),
     activity_through: Mapping[str, date] | None = None,
-) -> MonthReport:
+) -> TeamReport:
     """Every configured project's report plus the unattributed bucket for one UTC month, from
     stored daily lines.
 
@@ -383,7 +383,7 @@ def month_report(
     now = ensure_utc(now)
     window = _month_lines(lines, month, now, key_days, activity_through)
     daily, provisional = daily_by_project(window, matcher)
-    return assemble_month_report(matcher, window, daily, provisional, month, now)
+    return assemble_team_report(matcher, window, daily, provisional, month, now)
 
 
 def project_report(
@@ -396,7 +396,7 @@ def project_report(
     key_days: Iterable[KeyDay] = (),
     activity_through: Mapping[str, date] | None = None,
 ) -> ProjectReport:
-    """:func:`month_report` for one project; ``KeyError`` for an unknown project."""
+    """:func:`team_report` for one project; ``KeyError`` for an unknown project."""
     now = ensure_utc(now)
     window = _month_lines(lines, month, now, key_days, activity_through)
     daily, provisional = daily_by_project(window, matcher)

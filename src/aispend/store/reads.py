@@ -234,7 +234,7 @@ def month_lines(session: Session, month: date, scope: Scope = ALL) -> list[Spend
             project_ref=row[1] or None,
             key_ref=row[2] or None,
             model=row[3] or None,
-            detail=row[4] or None,
+            billed_item=row[4] or None,
             requests=row[6],
             input_tokens=row[7],
             output_tokens=row[8],
@@ -352,7 +352,7 @@ def week_lines(
                 project_ref=row[0] or None,
                 key_ref=row[1] or None,
                 model=row[2] or None,
-                detail=row[3] or None,
+                billed_item=row[3] or None,
             )
         )
     activity_table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
@@ -379,7 +379,7 @@ def week_lines(
                 amount=from_nanos(or_row[4]),
                 key_ref=or_row[0],
                 model=or_row[1],
-                detail=or_row[2],
+                billed_item=or_row[2],
             )
         )
     return lines
