@@ -169,7 +169,11 @@ def serve(reader: SpendReader, fake: FakeSlack, *, nodelay: bool = True) -> Iter
         metrics=metrics,
     )
     asgi = create_web_app(
-        bolt, health=lambda: reader.health(REPORT_NOW), metrics=metrics, clock=lambda: REPORT_NOW
+        bolt,
+        signing_secret=SECRET,
+        health=lambda: reader.health(REPORT_NOW),
+        metrics=metrics,
+        clock=lambda: REPORT_NOW,
     )
     with serve_in_thread(asgi, nodelay=nodelay) as url:
         yield url

@@ -91,6 +91,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     lock = LeaderLock(engine)
     web = create_web_app(
         app,
+        signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
         health=lambda: service.health(utcnow()),
         metrics=metrics,
         stale_after=timedelta(minutes=3 * config.poll_interval_minutes),

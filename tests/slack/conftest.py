@@ -374,7 +374,13 @@ class Server:
 @pytest.fixture
 def server(bolt_app: App, counting: CountingReader, metrics: Metrics) -> Iterator[Server]:
     """The Starlette app under uvicorn on a pre-bound loopback socket, in a thread."""
-    asgi = create_web_app(bolt_app, health=lambda: counting.health(NOW), metrics=metrics, clock=lambda: NOW)
+    asgi = create_web_app(
+        bolt_app,
+        signing_secret=SECRET,
+        health=lambda: counting.health(NOW),
+        metrics=metrics,
+        clock=lambda: NOW,
+    )
     with serve_in_thread(asgi) as url, httpx.Client(base_url=url, timeout=10) as http:
         yield Server(url, http)
 

@@ -1,8 +1,10 @@
 """HTTP mode: a Starlette ASGI app around the sync Bolt app, plus health and metrics.
 
-``POST /slack/events`` hands the raw body to Bolt on a worker thread
+``POST /slack/events`` first passes the gate (``aispend.slack.gate``: body size cap, signature on
+the raw bytes, then parsing), so unauthenticated or oversized requests cost a few microseconds and
+never reach Bolt; the signed request then goes to Bolt on a worker thread
 (``run_in_threadpool(app.dispatch, …)``), so a listener waiting for its ack never blocks the
-event loop. Bolt verifies the signature and timestamp before any listener runs.
+event loop.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import ClassVar
 
 import uvicorn
 from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,6 +26,7 @@ from starlette.routing import Route
 
 from aispend.clock import utcnow
 from aispend.reader import Health
+from aispend.slack.gate import MAX_BODY_BYTES, Rejected, RejectionLog, parse, read_capped, verify
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -34,6 +38,7 @@ class Metrics:
         "aispend_slack_commands_total": "Slash commands answered, by subcommand.",
         "aispend_slack_errors_total": "Errors while handling Slack requests, by where they happened.",
         "aispend_http_requests_total": "HTTP requests, by path and status.",
+        "aispend_slack_rejected_total": "Requests refused before Bolt (size, signature, shape), by reason.",
     }
 
     def __init__(self) -> None:
@@ -84,26 +89,45 @@ def health_payload(
     }
 
 
+_REFUSALS = {400: "malformed request", 401: "invalid signature", 413: "request body too large"}
+
+
 def create_web_app(
     bolt_app: App,
     *,
+    signing_secret: str,
     health: Callable[[], Health],
     metrics: Metrics | None = None,
     stale_after: timedelta | None = None,
     clock: Callable[[], datetime] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
     """The ASGI app: ``POST /slack/events``, ``GET /healthz``, ``GET /metrics``.
 
+    ``signing_secret`` is the app's (the same one Bolt checks again, harmlessly): requests are
+    verified here on the raw bytes before anything parses them. ``max_body_bytes`` caps what one
+    request may send (413 beyond it).
     ``stale_after``: a last poll older than this makes ``/healthz`` say ``degraded`` (still 200;
     the composition root passes a few poll intervals). ``health`` may raise when the database is
     unreachable; that is reported as a 503.
     """
     counters = metrics if metrics is not None else Metrics()
     now = clock or utcnow
+    verifier = SignatureVerifier(signing_secret)
+    rejections = RejectionLog()
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
+        try:
+            body = await read_capped(request.headers, request.stream(), max_body_bytes)
+            verify(verifier, body, request.headers)
+            bolt_request = parse(body, query=request.query_params, headers=request.headers)
+        except Rejected as refused:
+            rejections.record(refused.reason)
+            counters.inc("aispend_slack_rejected_total", reason=refused.reason)
+            counters.inc("aispend_http_requests_total", path="/slack/events", status=str(refused.status))
+            headers = {"connection": "close"} if refused.status == 413 else None
+            return PlainTextResponse(_REFUSALS[refused.status], status_code=refused.status, headers=headers)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         counters.inc("aispend_http_requests_total", path="/slack/events", status=str(bolt_response.status))
         return to_starlette_response(bolt_response)
 
