@@ -232,3 +232,8 @@ def test_home_view_stays_within_100_blocks(data: InMemoryReader) -> None:
     assert len(view["blocks"]) == MAX_HOME_BLOCKS
     text = joined(view["blocks"])
     assert "…and" in text and "OpenRouter credit runway" in text and "Open alerts" in text
+
+
+def test_a_button_without_a_value_leaves_the_key_out() -> None:
+    assert "value" not in b.button("Refresh", "act")
+    assert b.button("Open", "act", "p1")["value"] == "p1"

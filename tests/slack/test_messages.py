@@ -17,6 +17,15 @@ def test_user_text_neutralises_mentions_and_broadcasts() -> None:
     assert len(user_text("x" * 500)) == 80
 
 
+def test_user_text_keeps_a_backtick_from_breaking_its_code_span() -> None:
+    assert f"`{user_text('a`b*c')}`" == "`aˋb*c`"
+
+
+def test_escape_neutralises_invisible_characters_and_backticks() -> None:
+    assert escape("k\u202eey`\u200b") == "k\ufffdeyˋ\ufffd"
+    assert user_text("@here\u200b") == "@\u2060here\ufffd"  # our own word joiner survives
+
+
 def test_mention_and_code() -> None:
     assert mention("U0123OWNER") == "<@U0123OWNER>"
     assert mention("S0GROUP") == "<!subteam^S0GROUP>"

@@ -40,7 +40,7 @@ from aispend.slack.blocks import (
 )
 from aispend.slack.commands import Command, parse_command, suggest
 from aispend.slack.home import REFRESH_ACTION, HomeAudience, publish_home
-from aispend.slack.mrkdwn import user_text
+from aispend.slack.mrkdwn import escape, user_text
 from aispend.slack.web import Metrics
 from aispend.spend.model import ProjectReport
 
@@ -82,7 +82,9 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
                 )
             if not can_view(config, project, user_id):
                 return Answer(refusal_message(project.name))
-            refusal = msg.not_shareable_private(project.name) if project.visibility == "owner" else None
+            refusal = (
+                msg.not_shareable_private(escape(project.name)) if project.visibility == "owner" else None
+            )
             if kind == "models":
                 return Answer(models_message(reader.mix(now, project.name)), refusal is None, refusal)
             report = reader.project_report(project.name, now)

@@ -31,6 +31,7 @@ from aispend.spend.model import (
     TeamReport,
     Unattributed,
 )
+from aispend.text import neutralise
 
 Block = dict[str, Any]
 
@@ -76,9 +77,10 @@ def clip(text: str, limit: int) -> str:
 
 
 def header(text: str) -> Block:
+    """A header; plain text (no mrkdwn to escape), but names in it are neutralised all the same."""
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": clip(text, MAX_HEADER_CHARS), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(neutralise(text), MAX_HEADER_CHARS), "emoji": True},
     }
 
 
@@ -95,13 +97,12 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def button(text: str, action_id: str, value: str = "") -> Block:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
+def button(text: str, action_id: str, value: str | None = None) -> Block:
+    """A button; without a ``value`` the key is left out, as Slack expects (not sent as "")."""
+    block: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id}
+    if value is not None:
+        block["value"] = value
+    return block
 
 
 def line_sections(lines: Iterable[str], *, title: str | None = None) -> list[Block]:
@@ -254,7 +255,7 @@ def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: dateti
         else ""
     )
     return message(
-        msg.project_fallback(report.project, fmt_usd(report.total), budget, pace_text(pace)), blocks
+        msg.project_fallback(escape(report.project), fmt_usd(report.total), budget, pace_text(pace)), blocks
     )
 
 
@@ -275,7 +276,7 @@ def projects_message(
     lines: list[str] = []
     for report in sorted(month.projects, key=lambda r: (-r.total, r.project.lower())):
         if not visible(report):
-            lines.append(msg.restricted_line(report.project))
+            lines.append(msg.restricted_line(escape(report.project)))
             continue
         pace = report.pace
         has_budget = pace.budget is not None and pace.used_percent is not None
@@ -283,7 +284,7 @@ def projects_message(
             msg.project_row(
                 PACE_EMOJI[pace.status],
                 amounts[report.project],
-                report.project,
+                escape(report.project),
                 fmt_usd(pace.budget) if has_budget and pace.budget is not None else None,
                 fmt_percent(pace.used_percent) if has_budget and pace.used_percent is not None else None,
             )
@@ -473,7 +474,7 @@ def help_message(note: str | None = None) -> Message:
 
 
 def refusal_message(project: str) -> Message:
-    return message(msg.refusal_fallback(project), [section(msg.refusal(escape(project)))])
+    return message(msg.refusal_fallback(escape(project)), [section(msg.refusal(escape(project)))])
 
 
 def unknown_project_message(typed: str, suggestions: list[str], known: list[str]) -> Message:

@@ -36,6 +36,7 @@ from aispend.slack.blocks import (
     runway_lines,
     section,
 )
+from aispend.slack.mrkdwn import escape
 from aispend.spend.model import Runway, TeamReport
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def home_view(
     if not mine:
         blocks.append(section(msg.HOME_NO_PROJECTS))
     for report in sorted(mine, key=lambda r: (-r.total, r.project.lower())):
-        blocks.append(section(f"*{report.project}*\n{project_summary(report)}"))
+        blocks.append(section(f"*{escape(report.project)}*\n{project_summary(report)}"))
     tail: list[Block] = [
         divider(),
         section(msg.HOME_CREDITS + "\n" + "\n".join(runway_lines(runway, tz))),
