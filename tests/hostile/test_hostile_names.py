@@ -77,7 +77,7 @@ def messages(data: InMemoryReader) -> dict[str, Message]:
         data.health(NOW),
         endpoints=(EndpointHealth("openai", hostile("endpoint"), "error", NOW, None, hostile("error")),),
     )
-    month = data.month_report(NOW)
+    month = data.team_report(NOW)
     report = data.project_report("search", NOW)
     assert report is not None
     return {
@@ -136,7 +136,7 @@ def _view(user: str) -> dict[str, Any]:
     data = hostile_reader()
     runway = replace(data.runway(NOW), low_keys=(KeyCap("a1b2c3", hostile("capkey"), D(50), D(1), D(2)),))
     return home_view(
-        config=data.config, month=data.month_report(NOW), runway=runway, user_id=user, last_poll_at=NOW
+        config=data.config, month=data.team_report(NOW), runway=runway, user_id=user, last_poll_at=NOW
     )
 
 
