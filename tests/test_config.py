@@ -124,3 +124,12 @@ def test_a_missing_file_says_so(tmp_path: Path) -> None:
 
 def test_the_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     assert "top level must be a mapping" in problems(tmp_path, "- a\n- b\n")[0]
+
+
+def test_the_optional_alerts_section(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "alerts:\n  spike_factor: 4.5\n  spike_min_usd: 25\n"))
+    assert (config.alerts.spike_factor, config.alerts.spike_min_usd) == (Decimal("4.5"), Decimal(25))
+    defaults = load_config(write(tmp_path, "{}\n")).alerts
+    assert (defaults.spike_factor, defaults.spike_min_usd) == (Decimal(3), Decimal(10))
+    found = problems(tmp_path, "alerts:\n  spike_factor: 1\n  spike_min_usd: -1\n  spike: 2\n")
+    assert [p.split(":")[0] for p in found] == ["alerts.spike_factor", "alerts.spike_min_usd", "alerts.spike"]

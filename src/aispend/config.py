@@ -88,6 +88,13 @@ class OpenRouterConfig(_Strict):
     low_runway_days: Decimal = Field(default=Decimal(7), ge=0)
 
 
+class AlertsConfig(_Strict):
+    """Optional ``alerts:`` section (README "Alerts"): tuning of the spend-spike rule."""
+
+    spike_factor: Decimal = Field(default=Decimal(3), gt=1, le=1000)
+    spike_min_usd: Decimal = Field(default=Decimal(10), ge=0)
+
+
 class ProjectConfig(_Strict):
     name: str = Field(min_length=1, max_length=80)
     owner: str | None = None
@@ -168,6 +175,7 @@ class Config(_Strict):
     backfill_days: int = Field(default=60, ge=1, le=365)
     digest: DigestConfig | None = None
     openrouter: OpenRouterConfig = OpenRouterConfig()
+    alerts: AlertsConfig = AlertsConfig()
     projects: tuple[ProjectConfig, ...] = ()
     admins: tuple[str, ...] = ()
 

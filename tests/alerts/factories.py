@@ -1,0 +1,146 @@
+"""Alert inputs built with the real spend model (reports, pace, runway), not literal results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from aispend.alerts.rules import AlertInputs
+from aispend.clock import month_start
+from aispend.config import Config, parse_config
+from aispend.reader import EndpointHealth, Health
+from aispend.records import CreditSnapshot, OpenRouterKey
+from aispend.spend.model import KeyCap, MonthReport, SpendLine, Unattributed
+from aispend.spend.reports import build_project_report
+from aispend.spend.runway import credit_runway, key_caps
+
+D = Decimal
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+OWNER = "U0OWNER"
+ADMIN = "U0ADMIN"
+STRANGER = "U0STRANGER"
+
+BASE_CONFIG: dict[str, Any] = {
+    "alert_channel": "C0ALERTS",
+    "poll_interval_minutes": 15,
+    "openrouter": {"low_credit_usd": D(50), "low_runway_days": D(7)},
+    "projects": [
+        {
+            "name": "search",
+            "owner": OWNER,
+            "channel": "C0SEARCH",
+            "monthly_budget_usd": D(1000),
+            "alert_at_percent": [D(80), D(100)],
+            "openai_projects": ["proj_search"],
+        },
+    ],
+    "admins": [ADMIN],
+}
+
+
+def config(**overrides: Any) -> Config:
+    return parse_config({**BASE_CONFIG, **overrides})
+
+
+def flat(days: int, usd: str | Decimal, *, end: date) -> dict[date, Decimal]:
+    """``usd`` on each of the ``days`` UTC days ending with ``end`` (inclusive)."""
+    return {end - timedelta(days=n): D(usd) for n in range(days)}
+
+
+def month_report(cfg: Config, daily: Mapping[str, Mapping[date, Decimal]], now: datetime) -> MonthReport:
+    first = month_start(now.date())
+    projects = []
+    totals: dict[Any, Decimal] = {"openai": D(0), "openrouter": D(0)}
+    for project in cfg.projects:
+        days = {d: v for d, v in daily.get(project.name, {}).items() if first <= d <= now.date()}
+        lines = [
+            SpendLine(provider="openai", day=d, amount=v, project_ref="proj_" + project.name, model="gpt-4o")
+            for d, v in days.items()
+        ]
+        report = build_project_report(project, lines, first, now, daily=days)
+        projects.append(report)
+        totals["openai"] += report.total
+    return MonthReport(
+        first, now, tuple(projects), Unattributed({"openai": D(0), "openrouter": D(0)}, ()), totals
+    )
+
+
+def runway(
+    now: datetime,
+    *,
+    balance: str | Decimal | None,
+    burn: str | Decimal = "0",
+    age: timedelta = timedelta(minutes=5),
+) -> Any:
+    """A real ``credit_runway`` from two ``/credits`` snapshots 24 h apart."""
+    if balance is None:
+        return credit_runway([], [], [], now, low_credit_usd=D(50), low_runway_days=D(7))
+    taken = now - age
+    credits = D(1000)
+    latest = CreditSnapshot(taken, credits, credits - D(balance))
+    earlier = CreditSnapshot(taken - timedelta(hours=24), credits, credits - D(balance) - D(burn))
+    return credit_runway([earlier, latest], [], [], now, low_credit_usd=D(50), low_runway_days=D(7))
+
+
+def caps(*keys: tuple[str, str, str]) -> tuple[KeyCap, ...]:
+    """(hash, limit, remaining) → every capped key, as the service hands them over."""
+    records = [
+        OpenRouterKey(
+            hash=h,
+            name=h + "-name",
+            label=None,
+            disabled=False,
+            limit=D(limit),
+            limit_remaining=D(left),
+            limit_reset=None,
+            usage=D(0),
+            usage_daily=D(0),
+            usage_weekly=D(0),
+            usage_monthly=D(0),
+            byok_usage=D(0),
+        )
+        for h, limit, left in keys
+    ]
+    return key_caps(records, threshold_percent=D(1000))
+
+
+def health(now: datetime, *rows: tuple[str, str, str, timedelta | None]) -> Health:
+    """(provider/endpoint, last_status, error, age of last success or None)."""
+    endpoints = []
+    for name, status, error, age in rows:
+        provider, endpoint = name.split("/")
+        endpoints.append(
+            EndpointHealth(
+                provider=provider,  # type: ignore[arg-type]
+                endpoint=endpoint,
+                last_status=status,
+                last_attempt_at=now - timedelta(minutes=1),
+                last_success_at=None if age is None else now - age,
+                error=error or None,
+            )
+        )
+    return Health(database_ok=True, last_poll_at=now, endpoints=tuple(endpoints), key_level_costs=True)
+
+
+def inputs(
+    cfg: Config,
+    now: datetime = NOW,
+    *,
+    daily: Mapping[str, Mapping[date, Decimal]] | None = None,
+    balance: str | Decimal | None = "500",
+    burn: str | Decimal = "10",
+    snapshot_age: timedelta = timedelta(minutes=5),
+    key_caps: tuple[KeyCap, ...] | None = (),
+    health: Health | None = None,
+) -> AlertInputs:
+    daily = daily or {}
+    return AlertInputs(
+        now=now,
+        month=month_report(cfg, daily, now),
+        runway=runway(now, balance=balance, burn=burn, age=snapshot_age),
+        key_caps=key_caps,
+        health=health if health is not None else Health(True, now, (), True),
+        recent_daily=daily,
+    )
