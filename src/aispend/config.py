@@ -10,6 +10,7 @@ import codecs
 import re
 from dataclasses import dataclass
 from datetime import time as time_of_day
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aispend.alerts.rules import AlertSettings
 from aispend.spend.model import TeamProject
 
 _USER_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -217,6 +219,16 @@ class Config(_Strict):
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.admins
+
+    def alert_settings(self) -> AlertSettings:
+        """The thresholds of the alert rules (``openrouter:`` and ``alerts:``)."""
+        return AlertSettings(
+            low_credit_usd=self.openrouter.low_credit_usd,
+            low_runway_days=self.openrouter.low_runway_days,
+            spike_factor=self.alerts.spike_factor,
+            spike_min_usd=self.alerts.spike_min_usd,
+            poll_interval=timedelta(minutes=self.poll_interval_minutes),
+        )
 
 
 class _DecimalLoader(yaml.SafeLoader):

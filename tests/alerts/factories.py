@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from aispend.alerts.rules import AlertInputs
+from aispend.alerts.rules import AlertInputs, Evaluation, evaluate
 from aispend.clock import month_start
 from aispend.config import Config, parse_config
 from aispend.reader import EndpointHealth, Health
@@ -59,7 +59,7 @@ def month_report(cfg: Config, daily: Mapping[str, Mapping[date, Decimal]], now: 
             SpendLine(provider="openai", day=d, amount=v, project_ref="proj_" + project.name, model="gpt-4o")
             for d, v in days.items()
         ]
-        report = build_project_report(project, lines, first, now, daily=days)
+        report = build_project_report(project.team_project(), lines, first, now, daily=days)
         projects.append(report)
         totals["openai"] += report.total
     return MonthReport(
@@ -134,6 +134,7 @@ def inputs(
     snapshot_age: timedelta = timedelta(minutes=5),
     key_caps: tuple[KeyCap, ...] | None = (),
     health: Health | None = None,
+    no_health: bool = False,
 ) -> AlertInputs:
     daily = daily or {}
     return AlertInputs(
@@ -141,6 +142,10 @@ def inputs(
         month=month_report(cfg, daily, now),
         runway=runway(now, balance=balance, burn=burn, age=snapshot_age),
         key_caps=key_caps,
-        health=health if health is not None else Health(True, now, (), True),
+        endpoints=None if no_health else (health.endpoints if health is not None else ()),
         recent_daily=daily,
     )
+
+
+def run_rules(inputs: AlertInputs, cfg: Config) -> Evaluation:
+    return evaluate(inputs, cfg.team_projects(), cfg.alert_settings())

@@ -20,23 +20,22 @@ a day's spend < 90 % of the spike line, an endpoint polled successfully again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from aispend.clock import ensure_utc
-from aispend.config import Config
 from aispend.money import fmt_usd
-from aispend.reader import Health
-from aispend.spend.model import KeyCap, MonthReport, ProjectReport, Runway
+from aispend.spend.model import KeyCap, MonthReport, ProjectReport, Runway, TeamProject
 
 __all__ = [
     "RULES",
     "AlertInputs",
     "AlertKey",
     "AlertSettings",
+    "EndpointStatus",
     "Evaluation",
     "Finding",
     "Rule",
@@ -137,7 +136,8 @@ class Evaluation:
 
 @dataclass(frozen=True, slots=True)
 class AlertSettings:
-    """The thresholds the rules use, from ``aispend.yaml`` (``openrouter:`` and ``alerts:``)."""
+    """The thresholds the rules use, from ``aispend.yaml`` (``openrouter:`` and ``alerts:``;
+    ``Config.alert_settings()`` builds it)."""
 
     low_credit_usd: Decimal = Decimal(50)
     low_runway_days: Decimal = Decimal(7)
@@ -145,15 +145,22 @@ class AlertSettings:
     spike_min_usd: Decimal = Decimal(10)
     poll_interval: timedelta = timedelta(minutes=15)
 
-    @classmethod
-    def from_config(cls, config: Config) -> AlertSettings:
-        return cls(
-            low_credit_usd=config.openrouter.low_credit_usd,
-            low_runway_days=config.openrouter.low_runway_days,
-            spike_factor=config.alerts.spike_factor,
-            spike_min_usd=config.alerts.spike_min_usd,
-            poll_interval=timedelta(minutes=config.poll_interval_minutes),
-        )
+
+class EndpointStatus(Protocol):
+    """One provider endpoint's poll record (``reader.EndpointHealth`` satisfies it)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def last_status(self) -> str: ...  # ok | error | permission_denied | never | running
+    @property
+    def last_attempt_at(self) -> datetime | None: ...
+    @property
+    def last_success_at(self) -> datetime | None: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +171,14 @@ class AlertInputs:
     ``/keys`` listing is stored yet. ``recent_daily``: per project, spend per UTC day for at least
     the 8 complete days before today (it may reach into the previous month; missing days are 0).
     ``key_projects``: OpenRouter key hash → project name, for the *why* of key alerts.
+    ``endpoints``: the latest poll record per provider endpoint, or None when unknown.
     """
 
     now: datetime
     month: MonthReport
     runway: Runway
     key_caps: tuple[KeyCap, ...] | None = None
-    health: Health | None = None
+    endpoints: Sequence[EndpointStatus] | None = None
     recent_daily: Mapping[str, Mapping[date, Decimal]] = field(default_factory=dict)
     key_projects: Mapping[str, str] = field(default_factory=dict)
 
@@ -304,11 +312,12 @@ def credit_runway(inputs: AlertInputs, settings: AlertSettings) -> Evaluation:
     return Evaluation((finding,), unknown if runway.stale and not firing else frozenset())
 
 
-def budget_threshold(inputs: AlertInputs, config: Config) -> Evaluation:
+def budget_threshold(inputs: AlertInputs, projects: Sequence[TeamProject]) -> Evaluation:
     """Each ``alert_at_percent`` level of a project's budget, once per level per UTC month."""
     findings: list[Finding] = []
+    by_name = {p.name: p for p in projects}
     for report in inputs.month.projects:
-        project = config.project(report.project)
+        project = by_name.get(report.project)
         budget = report.pace.budget
         if project is None or budget is None:
             continue
@@ -460,13 +469,12 @@ def _times(figure: Decimal, median: Decimal) -> str:
 def stale_data(inputs: AlertInputs, settings: AlertSettings) -> Evaluation:
     """A provider endpoint not polled successfully for 3 intervals (warning), or refused for
     lack of permission (critical: no data will ever arrive until the key is fixed)."""
-    health = inputs.health
-    if health is None:
+    if inputs.endpoints is None:
         return Evaluation((), frozenset({("stale_data", ANY_ENTITY)}))
     now = ensure_utc(inputs.now)
     limit = settings.poll_interval * _STALE_INTERVALS
     findings: list[Finding] = []
-    for endpoint in health.endpoints:
+    for endpoint in inputs.endpoints:
         since = endpoint.last_success_at or endpoint.last_attempt_at
         if since is None:
             continue
@@ -511,14 +519,13 @@ def _merge(parts: Iterable[Evaluation]) -> Evaluation:
     return Evaluation(tuple(findings), frozenset(unknown))
 
 
-def evaluate(inputs: AlertInputs, config: Config, settings: AlertSettings | None = None) -> Evaluation:
-    """Every rule over one set of inputs."""
-    settings = settings or AlertSettings.from_config(config)
+def evaluate(inputs: AlertInputs, projects: Sequence[TeamProject], settings: AlertSettings) -> Evaluation:
+    """Every rule over one set of inputs (``projects`` give the budget levels)."""
     return _merge(
         [
             low_credits(inputs, settings),
             credit_runway(inputs, settings),
-            budget_threshold(inputs, config),
+            budget_threshold(inputs, projects),
             budget_pace(inputs),
             key_limit(inputs),
             spend_spike(inputs, settings),
