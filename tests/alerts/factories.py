@@ -12,7 +12,7 @@ from aispend.clock import month_start
 from aispend.config import Config, parse_config
 from aispend.reader import EndpointHealth, Health
 from aispend.records import CreditSnapshot, OpenRouterKey
-from aispend.spend.model import KeyCap, MonthReport, SpendLine, Unattributed
+from aispend.spend.model import KeyCap, SpendLine, TeamReport, Unattributed
 from aispend.spend.reports import build_project_report
 from aispend.spend.runway import credit_runway, key_caps
 
@@ -49,7 +49,7 @@ def flat(days: int, usd: str | Decimal, *, end: date) -> dict[date, Decimal]:
     return {end - timedelta(days=n): D(usd) for n in range(days)}
 
 
-def month_report(cfg: Config, daily: Mapping[str, Mapping[date, Decimal]], now: datetime) -> MonthReport:
+def month_report(cfg: Config, daily: Mapping[str, Mapping[date, Decimal]], now: datetime) -> TeamReport:
     first = month_start(now.date())
     projects = []
     totals: dict[Any, Decimal] = {"openai": D(0), "openrouter": D(0)}
@@ -62,7 +62,7 @@ def month_report(cfg: Config, daily: Mapping[str, Mapping[date, Decimal]], now: 
         report = build_project_report(project.team_project(), lines, first, now, daily=days)
         projects.append(report)
         totals["openai"] += report.total
-    return MonthReport(
+    return TeamReport(
         first, now, tuple(projects), Unattributed({"openai": D(0), "openrouter": D(0)}, ()), totals
     )
 

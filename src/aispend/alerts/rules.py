@@ -28,7 +28,7 @@ from typing import Literal, Protocol
 
 from aispend.clock import ensure_utc
 from aispend.money import fmt_usd
-from aispend.spend.model import KeyCap, MonthReport, ProjectReport, Runway, TeamProject
+from aispend.spend.model import KeyCap, ProjectReport, Runway, TeamProject, TeamReport
 
 __all__ = [
     "RULES",
@@ -175,7 +175,7 @@ class AlertInputs:
     """
 
     now: datetime
-    month: MonthReport
+    month: TeamReport
     runway: Runway
     key_caps: tuple[KeyCap, ...] | None = None
     endpoints: Sequence[EndpointStatus] | None = None
@@ -207,13 +207,13 @@ def _project_why(report: ProjectReport) -> str:
     text = (
         f"top model this month: {top.model} ({top.provider}) {fmt_usd(top.usd)}, {share}% of {report.project}"
     )
-    routes = [d for d in report.by_detail if d.provider == "openrouter"]
+    routes = [d for d in report.by_billed_item if d.provider == "openrouter"]
     if top.provider == "openrouter" and routes:
-        text += f"; main route {routes[0].detail}"
+        text += f"; main route {routes[0].billed_item}"
     return text
 
 
-def _team_openrouter_why(month: MonthReport, runway: Runway) -> str:
+def _team_openrouter_why(month: TeamReport, runway: Runway) -> str:
     models: dict[str, Decimal] = {}
     for report in month.projects:
         for spend in report.by_model:
