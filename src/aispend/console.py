@@ -3,6 +3,10 @@ month and project reports, movers and the credit runway as rich tables and lines
 
 They live apart from ``cli.py`` so the demo can print the same tables without importing the CLI
 (which launches the demo), keeping the import graph one-way.
+
+Every name that comes from a provider or the config (models, keys, projects, owners, provider error
+text) goes through :func:`shown` before rich sees it: rich reads ``[...]`` as markup, so a key named
+``[/]`` would otherwise crash the command, and invisible or bidi characters would be echoed as-is.
 """
 
 from __future__ import annotations
@@ -11,13 +15,27 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from aispend.ingest import PollSummary
 from aispend.money import fmt_usd
 from aispend.spend.model import Mover, ProjectReport, Runway, TeamReport
+from aispend.text import neutralise
 
-__all__ = ["print_movers", "print_poll_summary", "print_project", "print_runway", "print_team_report"]
+__all__ = [
+    "print_movers",
+    "print_poll_summary",
+    "print_project",
+    "print_runway",
+    "print_team_report",
+    "shown",
+]
+
+
+def shown(text: str) -> str:
+    """Text from outside, safe to hand to rich: invisible characters neutralised, markup escaped."""
+    return escape_markup(neutralise(text))
 
 
 def print_poll_summary(summary: PollSummary, console: Console) -> None:
@@ -37,10 +55,12 @@ def print_poll_summary(summary: PollSummary, console: Console) -> None:
         if note:
             notes[key] = note
     for (provider, endpoint, status), (ins, upd, dele, calls) in grouped.items():
-        label = endpoint if calls == 1 else f"{endpoint} ×{calls}"
+        label = shown(endpoint) if calls == 1 else f"{shown(endpoint)} ×{calls}"
         style = "green" if status == "ok" else "red"
         note = notes.get((provider, endpoint, status), "")
-        table.add_row(provider, label, f"[{style}]{status}[/]", str(ins), str(upd), str(dele), note)
+        table.add_row(
+            shown(provider), label, f"[{style}]{shown(status)}[/]", str(ins), str(upd), str(dele), shown(note)
+        )
     console.print(table)
     if summary.balance is not None:
         console.print(f"OpenRouter balance: {fmt_usd(summary.balance)}")
@@ -53,16 +73,18 @@ def print_poll_summary(summary: PollSummary, console: Console) -> None:
 def print_project(report: ProjectReport, console: Console) -> None:
     pace = report.pace
     budget = f" of {fmt_usd(pace.budget)} ({pace.used_percent}%)" if pace.budget is not None else ""
-    console.print(f"[bold]{report.project}[/] · {report.month:%Y-%m} · {fmt_usd(report.total)}{budget}")
+    console.print(
+        f"[bold]{shown(report.project)}[/] · {report.month:%Y-%m} · {fmt_usd(report.total)}{budget}"
+    )
     forecast = f", forecast {fmt_usd(pace.forecast)}" if pace.forecast is not None else ""
     crosses = f", crosses budget {pace.crosses_on}" if pace.crosses_on is not None else ""
-    console.print(f"pace: {pace.status}{forecast}{crosses} · owner: {report.owner or '—'}")
+    console.print(f"pace: {pace.status}{forecast}{crosses} · owner: {shown(report.owner or '—')}")
     table = Table(show_header=True)
     table.add_column("provider")
     table.add_column("model")
     table.add_column("USD", justify="right")
     for item in report.by_model[:15]:
-        table.add_row(item.provider, item.model, fmt_usd(item.usd))
+        table.add_row(item.provider, shown(item.model), fmt_usd(item.usd))
     if len(report.by_model) > 15:
         rest = sum((m.usd for m in report.by_model[15:]), Decimal(0))
         table.add_row("", f"… {len(report.by_model) - 15} more", fmt_usd(rest))
@@ -78,8 +100,8 @@ def print_team_report(report: TeamReport, console: Console) -> None:
     for project in report.projects:
         pace = project.pace
         table.add_row(
-            project.project,
-            project.owner or "—",
+            shown(project.project),
+            shown(project.owner or "—"),
             fmt_usd(project.by_provider.get("openai", Decimal(0))),
             fmt_usd(project.by_provider.get("openrouter", Decimal(0))),
             fmt_usd(project.total),
@@ -119,7 +141,7 @@ def print_movers(movers: Sequence[Mover], console: Console) -> None:
         pct = f" ({mover.delta_percent:+}%)" if mover.delta_percent is not None else ""
         sign = "+" if mover.delta >= 0 else "-"
         console.print(
-            f"  {mover.project}: {sign}{fmt_usd(abs(mover.delta))}{pct} → {fmt_usd(mover.this_week)}"
+            f"  {shown(mover.project)}: {sign}{fmt_usd(abs(mover.delta))}{pct} → {fmt_usd(mover.this_week)}"
         )
 
 
@@ -140,6 +162,6 @@ def print_runway(runway: Runway, console: Console) -> None:
         console.print(f"[yellow]the newest snapshot is from {runway.snapshot_at}: figures may be stale[/]")
     for cap in runway.low_keys:
         console.print(
-            f"key {cap.name or cap.key_hash[:12]}: {fmt_usd(cap.limit_remaining)} left of its "
+            f"key {shown(cap.name or cap.key_hash[:12])}: {fmt_usd(cap.limit_remaining)} left of its "
             f"{fmt_usd(cap.limit)} cap ({cap.percent_remaining}%)"
         )

@@ -8,15 +8,19 @@ with slack_sdk's own Block Kit validation, and searched for anything that got th
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.console import Console
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from aispend.console import print_project, print_runway, print_team_report
 from aispend.reader import EndpointHealth
 from aispend.slack.app import answer
 from aispend.slack.blocks import (
@@ -150,3 +154,35 @@ def test_app_home_is_valid_and_its_refresh_button_sends_no_empty_value(user: str
     (refresh,) = [e for e in buttons if e["action_id"] == REFRESH_ACTION]
     assert "value" not in refresh
     assert_inert(all_texts(view["blocks"]))
+
+
+# ------------------------------------------------------------------------------------ terminal
+
+
+def _terminal(render: Callable[[Console], None]) -> str:
+    out = io.StringIO()
+    render(Console(file=out, width=300, highlight=False, color_system=None, soft_wrap=True))
+    return out.getvalue()
+
+
+def test_the_terminal_shows_hostile_names_inert_and_never_crashes_on_markup() -> None:
+    data = hostile_reader()
+    markup = "[/] [/bold] [red]"
+    report = data.project_report("search", NOW)
+    assert report is not None
+    report = replace(report, by_model=(ModelSpend("openai", markup + hostile("model"), report.total),))
+    runway = replace(
+        data.runway(NOW), low_keys=(KeyCap("a1b2c3", markup + hostile("capkey"), D(50), D(1), D(2)),)
+    )
+    team = data.team_report(NOW)
+    team = replace(team, projects=(replace(team.projects[0], owner=markup + "U0X"), *team.projects[1:]))
+    texts = [
+        _terminal(lambda console: print_project(report, console)),
+        _terminal(lambda console: print_runway(runway, console)),
+        _terminal(lambda console: print_team_report(team, console)),
+    ]
+    body = "\n".join(texts)
+    for char in INVISIBLE:
+        assert char not in body, f"{char!r} reached the terminal"
+    assert markup + "model" in texts[0] and markup + "capkey" in texts[1] and markup + "U0X" in texts[2]
+    assert not any(line.startswith("forged line") for line in body.splitlines())
