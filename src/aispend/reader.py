@@ -7,13 +7,28 @@ command is answered inside Slack's 3-second acknowledgement.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aispend.config import Config
 from aispend.records import Provider
 from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer in time or refused the connection; the question can be asked
+    again later (any ``SpendReader`` method may raise it)."""
+
+
+@runtime_checkable
+class BoundedReads(Protocol):
+    """A reader whose store calls have deadlines (``aispend.store.guard.GuardedReader``)."""
+
+    def budget(self, seconds: float) -> AbstractContextManager[None]:
+        """Every read this thread makes inside the block ends by ``seconds`` from now."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

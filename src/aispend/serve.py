@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from aispend.clock import utcnow
@@ -25,7 +26,8 @@ from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience, republish_homes
 from aispend.slack.web import Metrics, create_web_app, serve_http
-from aispend.store.engine import open_store
+from aispend.store.engine import REQUEST, make_engine, open_store
+from aispend.store.guard import CallGuard, GuardedReader
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +72,30 @@ def _require(settings: Settings, socket_mode: bool) -> None:
         )
 
 
+def _request_engine(engine: Engine, database_url: str) -> Engine:
+    """An engine with request timeouts (``store.engine.REQUEST``) on the same database.
+
+    An in-memory SQLite database exists only inside its one engine, so it is shared as is.
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return engine
+    return make_engine(database_url, timeouts=REQUEST)
+
+
 def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = False) -> Runtime:
     _require(settings, socket_mode)
     bot_token = secret(settings.slack_bot_token)
     assert bot_token is not None
-    engine = open_store(settings.database_url)
-    service = SpendService(engine, config)
+    engine = open_store(settings.database_url)  # polls, migrations, the leader lock
+    service = SpendService(_request_engine(engine, settings.database_url), config)
+    # Slack answers and /healthz read through deadlines: a hung database gets a polite answer.
+    guarded = GuardedReader(service, CallGuard())
     audience = HomeAudience()
     metrics = Metrics()
     # Socket Mode requests are not signed; Bolt still wants a value it will never use.
     app = build_app(
-        reader=service,
+        reader=guarded,
         client=make_web_client(bot_token, settings.slack_api_url),
         signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
         token_verification=True,
@@ -92,7 +107,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     web = create_web_app(
         app,
         signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
-        health=lambda: service.health(utcnow()),
+        health=lambda: guarded.health(utcnow()),
         metrics=metrics,
         stale_after=timedelta(minutes=3 * config.poll_interval_minutes),
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -19,7 +21,7 @@ from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from aispend.clock import utcnow
-from aispend.reader import SpendReader
+from aispend.reader import BoundedReads, SpendReader, StoreUnavailable
 from aispend.slack import messages as msg
 from aispend.slack.access import can_view
 from aispend.slack.blocks import (
@@ -47,7 +49,17 @@ from aispend.spend.model import ProjectReport
 COMMAND = "/aispend"
 ANY_ACTION = re.compile(r"^aispend_")
 
+# Store time one Slack answer may use: Slack wants the HTTP answer within 3 s, and a hung
+# database must cost the user a polite "try again" rather than Slack's "operation_timeout".
+ANSWER_BUDGET_SECONDS = 2.0
+# Listener threads: each answer holds one for at most ANSWER_BUDGET_SECONDS (Bolt's default is 5).
+LISTENER_THREADS = 16
+
 log = logging.getLogger(__name__)
+
+
+def _budget(reader: SpendReader) -> AbstractContextManager[None]:
+    return reader.budget(ANSWER_BUDGET_SECONDS) if isinstance(reader, BoundedReads) else nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +160,7 @@ def build_app(
         signing_secret=signing_secret,
         token_verification_enabled=token_verification,
         process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="aispend-bolt"),
     )
 
     def on_command(ack: Ack, command: dict[str, Any], respond: Respond, logger: logging.Logger) -> None:
@@ -155,7 +168,13 @@ def build_app(
         user_id = str(command.get("user_id") or "")
         counters.inc("aispend_slack_commands_total", command=parsed.kind)
         try:
-            result = answer(reader, parsed, user_id, now())
+            with _budget(reader):
+                result = answer(reader, parsed, user_id, now())
+        except StoreUnavailable as exc:
+            logger.warning("answering /aispend %s: store unavailable (%s)", parsed.kind, exc)
+            counters.inc("aispend_slack_errors_total", where="store")
+            ack(response_type="ephemeral", text=msg.STORE_UNAVAILABLE)
+            return
         except Exception:
             logger.exception("answering /aispend %s failed", parsed.kind)
             counters.inc("aispend_slack_errors_total", where="command")
@@ -193,6 +212,12 @@ def build_app(
         ack()
 
     def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:
+        if isinstance(error, StoreUnavailable):  # e.g. the Home tab: say so, no traceback
+            logger.warning("Slack request (type=%s): store unavailable (%s)", body.get("type"), error)
+            counters.inc("aispend_slack_errors_total", where="store")
+            return BoltResponse(
+                status=200, body={"response_type": "ephemeral", "text": msg.STORE_UNAVAILABLE}
+            )
         logger.error("Slack request failed: %r (type=%s)", error, body.get("type"), exc_info=error)
         counters.inc("aispend_slack_errors_total", where="listener")
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": msg.ERROR})

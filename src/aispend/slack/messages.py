@@ -16,6 +16,10 @@ ERROR = (
     ":warning: Something went wrong while answering. Please try again in a minute; "
     "if it keeps happening, tell whoever runs aispend."
 )
+STORE_UNAVAILABLE = (
+    ":hourglass_flowing_sand: The spend store isn't answering right now, so I can't look that up. "
+    "Please try again in a minute; `/aispend help` still works."
+)
 SHARED = ":white_check_mark: Posted in the channel."
 SHARE_FAILED = ":warning: I couldn't post that in the channel. Here it is just for you."
 NOT_SHAREABLE = "This answer stays private, so I didn't post it in the channel."

@@ -9,8 +9,10 @@ event loop.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -89,6 +91,9 @@ def health_payload(
     }
 
 
+# /healthz answers within this, whatever the database does (load balancers probe with ~2-5 s).
+HEALTH_TIMEOUT_SECONDS = 1.5
+
 _REFUSALS = {400: "malformed request", 401: "invalid signature", 413: "request body too large"}
 
 
@@ -109,10 +114,15 @@ def create_web_app(
     request may send (413 beyond it).
     ``stale_after``: a last poll older than this makes ``/healthz`` say ``degraded`` (still 200;
     the composition root passes a few poll intervals). ``health`` may raise when the database is
-    unreachable; that is reported as a 503.
+    unreachable, or hang when it is frozen; both are reported as a 503 within
+    :data:`HEALTH_TIMEOUT_SECONDS`.
     """
     counters = metrics if metrics is not None else Metrics()
     now = clock or utcnow
+    # One health read at a time on its own thread: probes that arrive while a read hangs share
+    # it instead of stacking up threads (the web server's thread pool stays free for Slack).
+    health_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aispend-healthz")
+    inflight: Future[Health] | None = None
     verifier = SignatureVerifier(signing_secret)
     rejections = RejectionLog()
 
@@ -132,9 +142,15 @@ def create_web_app(
         return to_starlette_response(bolt_response)
 
     async def healthz(_: Request) -> Response:
+        nonlocal inflight
+        if inflight is None or inflight.done():
+            inflight = health_thread.submit(health)
+        current: Health | None
         try:
-            current: Health | None = await run_in_threadpool(health)
-        except Exception:
+            current = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(inflight)), HEALTH_TIMEOUT_SECONDS
+            )
+        except Exception:  # the read hung past the deadline or failed: both mean "database down"
             current = None
         status, payload = health_payload(current, now=now(), stale_after=stale_after)
         counters.inc("aispend_http_requests_total", path="/healthz", status=str(status))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
@@ -24,19 +25,53 @@ class StoreError(Exception):
     """The database URL is invalid or the database cannot be reached or migrated."""
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent readers."""
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long one database path may wait, so a slow or hung database fails it instead of
+    blocking it forever.
+
+    ``connect``: establishing a connection (PostgreSQL ``connect_timeout``; libpq and psycopg
+    round anything under 2 s up to 2 s). ``statement`` and ``lock``: PostgreSQL
+    ``statement_timeout`` and ``lock_timeout``, enforced by the server. ``busy``: how long SQLite
+    waits for another writer's lock. ``pool``: how long to wait for a free pooled connection.
+    A server that is frozen (not down) enforces nothing, so request paths also bound each call
+    from outside (``aispend.store.guard``).
+    """
+
+    connect: int
+    statement: float
+    lock: float
+    busy: float
+    pool: float
+
+
+# Polls and migrations: big window writes may legitimately take a while, but never forever.
+BACKGROUND = Timeouts(connect=10, statement=120.0, lock=30.0, busy=30.0, pool=30.0)
+# Slack answers and /healthz: everything must be over well inside Slack's 3-second ack.
+REQUEST = Timeouts(connect=2, statement=1.5, lock=1.0, busy=1.0, pool=1.0)
+
+
+def make_engine(url: str, *, timeouts: Timeouts = BACKGROUND) -> Engine:
+    """Create an engine with ``timeouts`` on every path (connect, statement, lock, pool).
+
+    SQLite gets WAL, foreign keys and a busy timeout for concurrent readers; PostgreSQL gets TCP
+    keepalives too, so a connection to a vanished server is noticed without waiting for the OS.
+    Options already in the URL (``?options=-c…``, ``?connect_timeout=…``) are kept and win.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"DATABASE_URL is not a valid SQLAlchemy URL: {exc}") from None
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"pool_timeout": timeouts.pool}
     if parsed.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": timeouts.busy}
         if parsed.database in (None, "", ":memory:"):
             kwargs["poolclass"] = StaticPool
+            del kwargs["pool_timeout"]
     else:
         kwargs["pool_pre_ping"] = True
+        if parsed.get_backend_name() == "postgresql":
+            parsed, kwargs["connect_args"] = _postgres_timeouts(parsed, timeouts)
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 
@@ -50,6 +85,21 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+def _postgres_timeouts(url: URL, timeouts: Timeouts) -> tuple[URL, dict[str, Any]]:
+    """Server-side timeouts as ``-c`` options before the URL's own (later ones win in libpq)."""
+    ours = (
+        f"-c statement_timeout={int(timeouts.statement * 1000)} -c lock_timeout={int(timeouts.lock * 1000)}"
+    )
+    theirs = url.query.get("options")
+    given = " ".join(theirs) if isinstance(theirs, tuple) else theirs
+    url = url.update_query_dict({"options": f"{ours} {given}" if given else ours})
+    connect_args: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+    connect_args["keepalives_count"] = 3
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = timeouts.connect
+    return url, connect_args
 
 
 def alembic_config() -> AlembicConfig:
@@ -81,8 +131,10 @@ def ping(engine: Engine) -> bool:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
-    except Exception:
-        log.warning("database ping failed", exc_info=True)
+    except Exception as exc:  # an outage is an expected state: one line, not a traceback
+        cause = getattr(exc, "orig", None) or exc
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        log.warning("database ping failed: %s: %s", type(cause).__name__, detail)
         return False
 
 
