@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -26,14 +25,23 @@ from aispend.reader import EndpointHealth, Health
 from aispend.records import PROVIDERS
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
-from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, SpendLine, TeamReport
+from aispend.spend.model import (
+    MixReport,
+    MonthSpend,
+    Mover,
+    ProjectReport,
+    RoutesReport,
+    Runway,
+    SpendLine,
+    TeamReport,
+)
 from aispend.spend.reports import (
-    assemble_project_report,
-    assemble_team_report,
     daily_by_project,
     fill_openrouter_gaps,
+    project_report,
     reclock,
     reclock_team,
+    team_report,
 )
 from aispend.spend.runway import credit_runway
 from aispend.store import reads
@@ -43,16 +51,6 @@ from aispend.store.reads import Scope
 _DAY = timedelta(days=1)
 _REPORT_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
 _NO_OPENAI: Collection[str] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _MonthData:
-    """What the spend model assembles a month from: month totals per grouping plus provisional
-    fills (``lines``), and per project the daily amounts and provisional days."""
-
-    lines: list[SpendLine]
-    daily: dict[str, dict[date, Decimal]]
-    provisional: dict[str, set[date]]
 
 
 class SpendService:
@@ -136,9 +134,9 @@ class SpendService:
         filled = fill_openrouter_gaps(uncovered, key_days, now, activity_through=through)
         return [line for line in filled if line.provisional and line.model is None]
 
-    def _month_data(
+    def _month_spend(
         self, session: Session, matcher: Matcher, first: date, now: datetime, scope: Scope
-    ) -> _MonthData:
+    ) -> MonthSpend:
         """Month totals per grouping, daily totals per project, and the provisional fills.
 
         Each reference with spend this month is attributed once (the domain's matcher decides);
@@ -160,7 +158,7 @@ class SpendService:
             days = daily.setdefault(project, {})
             for day, amount in fill_days.items():
                 days[day] = days.get(day, Decimal(0)) + amount
-        return _MonthData([*month_lines, *fills], daily, provisional)
+        return MonthSpend(first, [*month_lines, *fills], daily, provisional)
 
     def _recent_lines(self, session: Session, now: datetime, scope: Scope = reads.ALL) -> list[SpendLine]:
         """Two weeks of spend summed per week (lines dated each week's first day) plus the
@@ -184,10 +182,8 @@ class SpendService:
             cached = self._cached_report(key)
             if isinstance(cached, ProjectReport):
                 return reclock(cached, now)
-            data = self._month_data(session, matcher, first, now, self._scope_for(matcher, project.name))
-        report = assemble_project_report(
-            matcher, project.name, data.lines, data.daily, data.provisional, first, now
-        )
+            data = self._month_spend(session, matcher, first, now, self._scope_for(matcher, project.name))
+        report = project_report(matcher, project.name, data, now)
         self._remember(key, report)
         return report
 
@@ -200,8 +196,8 @@ class SpendService:
             cached = self._cached_report(key)
             if isinstance(cached, TeamReport):
                 return reclock_team(cached, now)
-            data = self._month_data(session, matcher, first, now, reads.ALL)
-        report = assemble_team_report(matcher, data.lines, data.daily, data.provisional, first, now)
+            data = self._month_spend(session, matcher, first, now, reads.ALL)
+        report = team_report(matcher, data, now)
         self._remember(key, report)
         return report
 

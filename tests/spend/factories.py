@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, Provider
-from aispend.spend.model import KeyDay, SpendLine, TeamProject
+from aispend.spend.attribution import Matcher
+from aispend.spend.model import KeyDay, MonthSpend, ProjectReport, SpendLine, TeamProject, TeamReport
+from aispend.spend.reports import (
+    daily_by_project,
+    fill_openrouter_gaps,
+    month_window,
+    project_report,
+    team_report,
+)
 
 
 def D(text: str | int) -> Decimal:
@@ -150,3 +159,51 @@ def find_floats(value: object, path: str = "$") -> list[str]:
             out += find_floats(v, f"{path}[{i}]")
         return out
     return []
+
+
+def spend_from_lines(
+    matcher: Matcher,
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    key_days: Iterable[KeyDay] = (),
+    activity_through: Mapping[str, date] | None = None,
+) -> MonthSpend:
+    """What the store hands the report assembly, built from daily lines instead of rollups:
+    OpenRouter gaps filled from key readings, the month's UTC days up to today, daily sums per
+    project (``tests/spend/test_assembly.py`` proves both grains give the same report)."""
+    first, last = month_window(month, now)
+    filled = fill_openrouter_gaps(lines, key_days, now, activity_through=activity_through)
+    window = [line for line in filled if first <= line.day <= last]
+    daily, provisional = daily_by_project(window, matcher)
+    return MonthSpend(month=month, lines=window, daily=daily, provisional=provisional)
+
+
+def team_from_lines(
+    matcher: Matcher,
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    key_days: Iterable[KeyDay] = (),
+    activity_through: Mapping[str, date] | None = None,
+) -> TeamReport:
+    """:func:`~aispend.spend.reports.team_report` over :func:`spend_from_lines`."""
+    spend = spend_from_lines(matcher, lines, month, now, key_days=key_days, activity_through=activity_through)
+    return team_report(matcher, spend, now)
+
+
+def project_from_lines(
+    matcher: Matcher,
+    project: str,
+    lines: Iterable[SpendLine],
+    month: date,
+    now: datetime,
+    *,
+    key_days: Iterable[KeyDay] = (),
+    activity_through: Mapping[str, date] | None = None,
+) -> ProjectReport:
+    """:func:`~aispend.spend.reports.project_report` over :func:`spend_from_lines`."""
+    spend = spend_from_lines(matcher, lines, month, now, key_days=key_days, activity_through=activity_through)
+    return project_report(matcher, project, spend, now)

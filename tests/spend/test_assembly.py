@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aispend.spend.attribution import build_matcher
-from aispend.spend.model import SpendLine
-from aispend.spend.reports import assemble_team_report, reclock, reclock_team, team_report
-from tests.spend.factories import at, oa, orl, project
+from aispend.spend.model import MonthSpend, SpendLine
+from aispend.spend.reports import reclock, reclock_team, team_report
+from tests.spend.factories import at, oa, orl, project, team_from_lines
 
 NOW = at(2026, 11, 27, 12)
 FIRST = date(2026, 11, 1)
@@ -67,9 +67,9 @@ def rollups(lines: list[SpendLine]) -> tuple[list[SpendLine], dict[str, dict[dat
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(openai_lines, openrouter_lines), max_size=40))
 def test_rollup_reports_equal_line_reports(lines: list[SpendLine]) -> None:
-    expected = team_report(MATCHER, lines, FIRST, NOW)
+    expected = team_from_lines(MATCHER, lines, FIRST, NOW)
     month_lines, daily = rollups(lines)
-    got = assemble_team_report(MATCHER, month_lines, daily, {}, FIRST, NOW)
+    got = team_report(MATCHER, MonthSpend(FIRST, month_lines, daily, {}), NOW)
     assert got.provider_totals == expected.provider_totals
     assert got.unattributed.by_provider == expected.unattributed.by_provider
     for mine, theirs in zip(got.projects, expected.projects, strict=True):
@@ -90,12 +90,12 @@ def test_a_reclocked_report_equals_one_built_at_that_moment(lines: list[SpendLin
     day = date(2026, 11, 27)
     early = at(day.year, day.month, day.day) + timedelta(minutes=min(a, b))
     late = at(day.year, day.month, day.day) + timedelta(minutes=max(a, b))
-    built_early = team_report(MATCHER, lines, FIRST, early)
-    assert reclock_team(built_early, late) == team_report(MATCHER, lines, FIRST, late)
-    assert reclock(built_early.projects[0], late) == team_report(MATCHER, lines, FIRST, late).projects[0]
+    built_early = team_from_lines(MATCHER, lines, FIRST, early)
+    assert reclock_team(built_early, late) == team_from_lines(MATCHER, lines, FIRST, late)
+    assert reclock(built_early.projects[0], late) == team_from_lines(MATCHER, lines, FIRST, late).projects[0]
 
 
 def test_reclock_refuses_another_day() -> None:
-    report = team_report(MATCHER, [], FIRST, NOW).projects[0]
+    report = team_from_lines(MATCHER, [], FIRST, NOW).projects[0]
     with pytest.raises(ValueError, match="within its UTC day"):
         reclock(report, NOW + timedelta(days=1))

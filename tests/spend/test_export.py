@@ -12,10 +12,10 @@ from aispend.spend.attribution import build_matcher
 from aispend.spend.export import project_json, runway_json, team_json
 from aispend.spend.mix import model_mix, movers, route_costs
 from aispend.spend.model import SpendLine
-from aispend.spend.reports import prepare_lines, team_report
+from aispend.spend.reports import fill_openrouter_gaps
 from aispend.spend.runway import credit_runway
 
-from .factories import D, activity, at, find_floats, key_day, oa, or_key, orl, project, snap
+from .factories import D, activity, at, find_floats, key_day, oa, or_key, orl, project, snap, team_from_lines
 
 NOW = at(2026, 11, 27, 12)
 NOV = date(2026, 11, 1)
@@ -63,7 +63,7 @@ def _strings_only(value: Any) -> None:
 
 
 def test_project_json_has_the_design_keys_and_string_amounts() -> None:
-    report = team_report(MATCHER, LINES, NOV, NOW, key_days=KEYS)
+    report = team_from_lines(MATCHER, LINES, NOV, NOW, key_days=KEYS)
     data = project_json(report.projects[0])
     assert DESIGN_KEYS <= set(data)
     assert data["project"] == "search"
@@ -87,7 +87,7 @@ def test_project_json_has_the_design_keys_and_string_amounts() -> None:
 
 
 def test_month_json_shape() -> None:
-    data = team_json(team_report(MATCHER, LINES, NOV, NOW, key_days=KEYS))
+    data = team_json(team_from_lines(MATCHER, LINES, NOV, NOW, key_days=KEYS))
     assert {"month", "projects", "unattributed"} <= set(data)
     assert [p["project"] for p in data["projects"]] == ["search", "chat"]
     assert data["projects"][1]["total_usd"] == "235.817891"
@@ -140,8 +140,8 @@ def any_line(draw: st.DrawFn) -> SpendLine:
 @settings(max_examples=40)
 @given(st.lists(any_line(), max_size=30), st.decimals(min_value=-10, max_value=500, places=4))
 def test_no_float_reaches_any_output(lines: list[SpendLine], usage: Decimal) -> None:
-    prepared = prepare_lines(lines, KEYS, NOW)
-    report = team_report(MATCHER, prepared, NOV, NOW)
+    prepared = fill_openrouter_gaps(lines, KEYS, NOW)
+    report = team_from_lines(MATCHER, prepared, NOV, NOW)
     runway = credit_runway(
         [snap(NOW - timedelta(hours=20), "1"), snap(NOW, str(usage), "300")],
         prepared,

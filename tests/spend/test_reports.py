@@ -14,13 +14,9 @@ from aispend.spend.model import KeyDay, SpendLine
 from aispend.spend.reports import (
     NOT_BROKEN_DOWN,
     fill_openrouter_gaps,
-    mark_provisional,
-    prepare_lines,
-    project_report,
-    team_report,
 )
 
-from .factories import D, at, key_day, oa, orl, project
+from .factories import D, at, key_day, oa, orl, project, project_from_lines, team_from_lines
 
 NOV = date(2026, 11, 1)
 MATCHER = build_matcher(
@@ -86,14 +82,15 @@ def test_today_is_always_filled_without_double_counting_activity() -> None:
 def test_filling_is_idempotent() -> None:
     now = at(2026, 11, 27, 12)
     readings = [key_day(d(26), "hash_a", "4"), key_day(d(27), "hash_a", "1")]
-    once = prepare_lines([orl(d(25), "3"), oa(d(27), "2")], readings, now)
-    assert prepare_lines(once, readings, now) == once
+    once = fill_openrouter_gaps([orl(d(25), "3"), oa(d(27), "2")], readings, now)
+    assert fill_openrouter_gaps(once, readings, now) == once
 
 
 def test_openai_today_is_provisional() -> None:
     now = at(2026, 11, 27, 0, 5)
-    marked = mark_provisional([oa(d(26), "1"), oa(d(27), "1"), orl(d(27), "1")], now)
-    assert [ln.provisional for ln in marked] == [False, True, False]
+    report = project_from_lines(MATCHER, "search", [oa(d(26), "1"), oa(d(27), "1")], NOV, now)
+    assert [(p.day, p.provisional) for p in report.daily[-2:]] == [(d(26), False), (d(27), True)]
+    assert report.provisional_since == d(27)
 
 
 # ------------------------------------------------------------------------------ reports
@@ -108,7 +105,7 @@ def test_project_report_aggregates_and_fills_days() -> None:
         oa(d(5), "1", model="gpt-4o-mini", billed_item="gpt-4o-mini, input"),
         orl(d(2), "7"),
     ]
-    report = project_report(MATCHER, "SEARCH", lines, NOV, now)
+    report = project_from_lines(MATCHER, "SEARCH", lines, NOV, now)
     assert report.project == "search"
     assert report.owner == "U0123OWNER"
     assert report.total == D(18)
@@ -137,7 +134,7 @@ def test_unbroken_openrouter_days_show_as_not_broken_down() -> None:
     now = at(2026, 11, 27, 12)
     lines = [orl(d(25), "3")]
     readings = [key_day(d(26), "hash_a", "4"), key_day(d(27), "hash_a", "1")]
-    report = project_report(MATCHER, "chat", lines, NOV, now, key_days=readings)
+    report = project_from_lines(MATCHER, "chat", lines, NOV, now, key_days=readings)
     assert report.total == D(8)
     assert {(m.model, m.usd) for m in report.by_model} == {
         (NOT_BROKEN_DOWN, D(5)),
@@ -157,7 +154,7 @@ def test_team_report_conserves_and_matches_single_project_reports() -> None:
         oa(d(31, 10), "100"),  # previous month: outside
     ]
     readings = [key_day(d(27), "hash_a", "0.75")]
-    report = team_report(MATCHER, lines, NOV, now, key_days=readings)
+    report = team_from_lines(MATCHER, lines, NOV, now, key_days=readings)
     assert report.provider_totals == {"openai": D("13.5"), "openrouter": D("7.75")}
     for provider in PROVIDERS:
         assert (
@@ -166,7 +163,7 @@ def test_team_report_conserves_and_matches_single_project_reports() -> None:
             == report.provider_totals[provider]
         )
     for single in report.projects:
-        assert project_report(MATCHER, single.project, lines, NOV, now, key_days=readings) == single
+        assert project_from_lines(MATCHER, single.project, lines, NOV, now, key_days=readings) == single
 
 
 # ------------------------------------------------------------------------------ time
@@ -176,7 +173,7 @@ def test_first_poll_of_a_month_has_only_today_provisional() -> None:
     now = at(2026, 2, 1, 0, 5)
     lines = [oa(d(31, 1), "50"), oa(d(1, 2), "0.10")]
     readings = [key_day(d(31, 1), "hash_a", "2"), key_day(d(1, 2), "hash_a", "0.01", at(2026, 2, 1, 0, 4))]
-    feb = team_report(MATCHER, lines, date(2026, 2, 1), now, key_days=readings)
+    feb = team_from_lines(MATCHER, lines, date(2026, 2, 1), now, key_days=readings)
     search, chat = feb.projects
     assert [(p.day, p.usd, p.provisional) for p in search.daily] == [(d(1, 2), D("0.10"), True)]
     assert search.provisional_since == d(1, 2)
@@ -184,11 +181,11 @@ def test_first_poll_of_a_month_has_only_today_provisional() -> None:
     assert search.pace.days_of_data == 0
     assert chat.total == D("0.01")
     # January is now complete, but Jan 31 OpenRouter is still only a key total
-    jan = project_report(MATCHER, "chat", lines, date(2026, 1, 1), now, key_days=readings)
+    jan = project_from_lines(MATCHER, "chat", lines, date(2026, 1, 1), now, key_days=readings)
     assert len(jan.daily) == 31
     assert jan.total == D(2)
     assert jan.provisional_since == d(31, 1)
-    jan_search = project_report(MATCHER, "search", lines, date(2026, 1, 1), now)
+    jan_search = project_from_lines(MATCHER, "search", lines, date(2026, 1, 1), now)
     assert jan_search.total == D(50)
     assert jan_search.pace.days_of_data == 31
     assert jan_search.provisional_since is None
@@ -196,11 +193,11 @@ def test_first_poll_of_a_month_has_only_today_provisional() -> None:
 
 def test_leap_day_month() -> None:
     lines = [oa(date(2028, 2, 29), "1"), oa(date(2028, 3, 1), "1")]
-    feb = project_report(MATCHER, "search", lines, date(2028, 2, 1), at(2028, 3, 1, 8))
+    feb = project_from_lines(MATCHER, "search", lines, date(2028, 2, 1), at(2028, 3, 1, 8))
     assert len(feb.daily) == 29
     assert feb.daily[-1] == feb.daily[-1].__class__(day=date(2028, 2, 29), usd=D(1), provisional=False)
     assert feb.total == D(1)
-    during = project_report(MATCHER, "search", lines, date(2028, 2, 1), at(2028, 2, 29, 23, 59))
+    during = project_from_lines(MATCHER, "search", lines, date(2028, 2, 1), at(2028, 2, 29, 23, 59))
     assert during.daily[-1].provisional
 
 
@@ -214,13 +211,13 @@ def test_berlin_dst_change_does_not_move_utc_days() -> None:
         (datetime(2026, 10, 26, 0, 30, tzinfo=berlin), date(2026, 10, 25)),
         (datetime(2026, 11, 1, 0, 30, tzinfo=berlin), date(2026, 10, 31)),
     ]:
-        report = project_report(MATCHER, "search", lines, oct_, local)
-        utc = project_report(MATCHER, "search", lines, oct_, local.astimezone(ZoneInfo("UTC")))
+        report = project_from_lines(MATCHER, "search", lines, oct_, local)
+        utc = project_from_lines(MATCHER, "search", lines, oct_, local.astimezone(ZoneInfo("UTC")))
         assert report == utc
         assert report.month == oct_
         assert report.daily[-1].day == utc_day
         assert report.daily[-1].provisional
-    nov = project_report(
+    nov = project_from_lines(
         MATCHER, "search", lines, date(2026, 11, 1), datetime(2026, 11, 1, 0, 30, tzinfo=berlin)
     )
     assert nov.daily == ()
@@ -262,11 +259,11 @@ def test_month_totals_conserve_and_ignore_order(
     lines: list[SpendLine], key_days: list[KeyDay], today: int, rnd: random.Random
 ) -> None:
     now = at(2026, 11, today, 15)
-    report = team_report(MATCHER, lines, NOV, now, key_days=key_days)
+    report = team_from_lines(MATCHER, lines, NOV, now, key_days=key_days)
     shuffled, shuffled_days = list(lines), list(key_days)
     rnd.shuffle(shuffled)
     rnd.shuffle(shuffled_days)
-    assert team_report(MATCHER, shuffled, NOV, now, key_days=shuffled_days) == report
+    assert team_from_lines(MATCHER, shuffled, NOV, now, key_days=shuffled_days) == report
     for provider in PROVIDERS:
         projects = sum((p.by_provider[provider] for p in report.projects), Decimal(0))
         assert projects + report.unattributed.by_provider[provider] == report.provider_totals[provider]
@@ -279,5 +276,5 @@ def test_month_totals_conserve_and_ignore_order(
 
 def test_week_after_month_end_is_not_in_the_month() -> None:
     lines = [oa(d(1, 12) - timedelta(days=1), "1"), oa(d(1, 12), "9")]
-    report = project_report(MATCHER, "search", lines, NOV, at(2026, 12, 2))
+    report = project_from_lines(MATCHER, "search", lines, NOV, at(2026, 12, 2))
     assert report.total == D(1)

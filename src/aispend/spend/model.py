@@ -7,6 +7,7 @@ render. Nothing here touches Slack, HTTP or SQL; money is ``Decimal`` dollars; d
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,6 +62,21 @@ class SpendLine:
     input_tokens: int = 0
     output_tokens: int = 0
     provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSpend:
+    """A UTC month's spend as the report assembly takes it.
+
+    ``lines``: the month's spend at any grain (the store's month rollup plus the provisional
+    OpenRouter fills, or daily lines); ``daily``/``provisional``: per project, the amount per UTC
+    day and the days holding provisional spend. Both cover the same money.
+    """
+
+    month: date
+    lines: Sequence[SpendLine]
+    daily: Mapping[str, Mapping[date, Decimal]]
+    provisional: Mapping[str, Collection[date]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,16 @@
-"""Month-to-date reports per project and for the whole team.
+"""Month-to-date reports per project (:func:`project_report`) and for the whole team
+(:func:`team_report`), assembled from a :class:`~aispend.spend.model.MonthSpend`.
 
-Pipeline (what :func:`team_report` does, and what callers of the lower-level functions must do):
-
-1. :func:`prepare_lines` — mark what will still change as provisional and fill OpenRouter days that
-   ``/activity`` does not cover yet from the ``/keys`` ``usage_daily`` readings;
-2. keep the UTC days of the month up to today;
-3. attribute the lines to projects (:mod:`aispend.spend.attribution`);
-4. aggregate per project (by provider, model, billed item, UTC day) and compute the budget pace.
+One pipeline: the caller (``SpendService``, from the store's rollups) hands over the month's spend
+at any grain plus, per project, the daily amounts and the provisional days; the lines are
+attributed to projects (:mod:`aispend.spend.attribution`), aggregated per project (by provider,
+model, billed item) and the daily amounts give the series and the budget pace.
 
 Why provisional: OpenAI's bucket for today is incomplete; OpenRouter's ``/activity`` only covers
 completed UTC days and we fetch it once a day, so the latest days are known only as a per-key
-total. Showing them (as "not yet broken down") keeps month-to-date honest; marking them keeps the
-user from mistaking a figure that will move for a final one.
+total (:func:`fill_openrouter_gaps` adds them). Showing them (as "not yet broken down") keeps
+month-to-date honest; marking them keeps the user from mistaking a figure that will move for a
+final one.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from aispend.spend.model import (
     DayPoint,
     KeyDay,
     ModelSpend,
+    MonthSpend,
     ProjectReport,
     SpendLine,
     TeamProject,
@@ -39,16 +39,11 @@ from aispend.spend.pace import budget_pace
 __all__ = [
     "NOT_BROKEN_DOWN",
     "UNSPECIFIED",
-    "assemble_project_report",
-    "assemble_team_report",
     "billed_item_label",
-    "build_project_report",
     "daily_by_project",
     "fill_openrouter_gaps",
-    "mark_provisional",
     "model_label",
     "month_window",
-    "prepare_lines",
     "project_report",
     "reclock",
     "reclock_team",
@@ -80,17 +75,6 @@ def billed_item_label(line: SpendLine) -> str:
     if line.provider == "openrouter" and line.model is None:
         return NOT_BROKEN_DOWN
     return UNSPECIFIED
-
-
-def mark_provisional(lines: Iterable[SpendLine], now: datetime) -> list[SpendLine]:
-    """OpenAI lines for today (UTC) or later are provisional; other flags are kept as given."""
-    today = ensure_utc(now).date()
-    return [
-        replace(line, provisional=True)
-        if line.provider == "openai" and line.day >= today and not line.provisional
-        else line
-        for line in lines
-    ]
 
 
 def fill_openrouter_gaps(
@@ -159,19 +143,6 @@ def fill_openrouter_gaps(
     return kept
 
 
-def prepare_lines(
-    lines: Iterable[SpendLine],
-    key_days: Iterable[KeyDay],
-    now: datetime,
-    *,
-    activity_through: Mapping[str, date] | None = None,
-) -> list[SpendLine]:
-    """:func:`mark_provisional` then :func:`fill_openrouter_gaps`; idempotent."""
-    return fill_openrouter_gaps(
-        mark_provisional(lines, now), key_days, now, activity_through=activity_through
-    )
-
-
 def month_window(month: date, now: datetime) -> tuple[date, date]:
     """First and last UTC day of ``month`` shown at ``now`` (last < first for a future month)."""
     first = month_start(month)
@@ -193,7 +164,7 @@ def series_from_amounts(
     return tuple(points)
 
 
-def build_project_report(
+def _project_report(
     project: TeamProject,
     lines: Sequence[SpendLine],
     month: date,
@@ -270,18 +241,6 @@ def reclock_team(report: TeamReport, now: datetime) -> TeamReport:
     return replace(report, as_of=now, projects=tuple(reclock(p, now) for p in report.projects))
 
 
-def _month_lines(
-    lines: Iterable[SpendLine],
-    month: date,
-    now: datetime,
-    key_days: Iterable[KeyDay],
-    activity_through: Mapping[str, date] | None,
-) -> list[SpendLine]:
-    first, last = month_window(month, now)
-    prepared = prepare_lines(lines, key_days, now, activity_through=activity_through)
-    return [line for line in prepared if first <= line.day <= last]
-
-
 def daily_by_project(
     lines: Iterable[SpendLine], matcher: Matcher
 ) -> tuple[dict[str, dict[date, Decimal]], dict[str, set[date]]]:
@@ -299,35 +258,24 @@ def daily_by_project(
     return daily, provisional
 
 
-def assemble_team_report(
-    matcher: Matcher,
-    lines: Sequence[SpendLine],
-    daily: Mapping[str, Mapping[date, Decimal]],
-    provisional: Mapping[str, Collection[date]],
-    month: date,
-    now: datetime,
-) -> TeamReport:
-    """Every project's report plus the unattributed bucket.
-
-    ``lines``: the month's spend at any grain (daily lines, or the store's month rollup plus the
-    provisional fills); ``daily``/``provisional``: per project, as :func:`daily_by_project` gives
-    them. Both must cover the same spend; ``provider_totals`` equals projects plus unattributed.
-    """
+def team_report(matcher: Matcher, spend: MonthSpend, now: datetime) -> TeamReport:
+    """Every project's report plus the unattributed bucket; ``provider_totals`` equals projects
+    plus unattributed, exactly."""
     now = ensure_utc(now)
-    split = attribute(lines, matcher)
+    split = attribute(spend.lines, matcher)
     projects = tuple(
-        build_project_report(
+        _project_report(
             project,
             split.lines_for(project.name),
-            month,
+            spend.month,
             now,
-            daily=daily.get(project.name, {}),
-            provisional_days=provisional.get(project.name, ()),
+            daily=spend.daily.get(project.name, {}),
+            provisional_days=spend.provisional.get(project.name, ()),
         )
         for project in matcher.projects
     )
     return TeamReport(
-        month=month_start(month),
+        month=month_start(spend.month),
         as_of=now,
         projects=projects,
         unattributed=split.unattributed,
@@ -335,15 +283,7 @@ def assemble_team_report(
     )
 
 
-def assemble_project_report(
-    matcher: Matcher,
-    project: str,
-    lines: Sequence[SpendLine],
-    daily: Mapping[str, Mapping[date, Decimal]],
-    provisional: Mapping[str, Collection[date]],
-    month: date,
-    now: datetime,
-) -> ProjectReport:
+def project_report(matcher: Matcher, project: str, spend: MonthSpend, now: datetime) -> ProjectReport:
     """One project's report (name is case-insensitive); ``KeyError`` for an unknown project.
 
     Attribution still looks at every line (a more specific matcher of another project may claim
@@ -353,51 +293,12 @@ def assemble_project_report(
     if config is None:
         raise KeyError(project)
     project_for = matcher.project_for
-    mine = [line for line in lines if project_for(line) == config.name]
-    return build_project_report(
+    mine = [line for line in spend.lines if project_for(line) == config.name]
+    return _project_report(
         config,
         mine,
-        month,
+        spend.month,
         ensure_utc(now),
-        daily=daily.get(config.name, {}),
-        provisional_days=provisional.get(config.name, ()),
+        daily=spend.daily.get(config.name, {}),
+        provisional_days=spend.provisional.get(config.name, ()),
     )
-
-
-def team_report(
-    matcher: Matcher,
-    lines: Iterable[SpendLine],
-    month: date,
-    now: datetime,
-    *,
-    key_days: Iterable[KeyDay] = (),
-    activity_through: Mapping[str, date] | None = None,
-) -> TeamReport:
-    """Every configured project's report plus the unattributed bucket for one UTC month, from
-    stored daily lines.
-
-    ``lines`` are the stored OpenAI cost lines and OpenRouter activity lines (a wider range is
-    fine: the month window is applied after gap filling); ``key_days`` are the stored ``/keys``
-    readings for the same days.
-    """
-    now = ensure_utc(now)
-    window = _month_lines(lines, month, now, key_days, activity_through)
-    daily, provisional = daily_by_project(window, matcher)
-    return assemble_team_report(matcher, window, daily, provisional, month, now)
-
-
-def project_report(
-    matcher: Matcher,
-    project: str,
-    lines: Iterable[SpendLine],
-    month: date,
-    now: datetime,
-    *,
-    key_days: Iterable[KeyDay] = (),
-    activity_through: Mapping[str, date] | None = None,
-) -> ProjectReport:
-    """:func:`team_report` for one project; ``KeyError`` for an unknown project."""
-    now = ensure_utc(now)
-    window = _month_lines(lines, month, now, key_days, activity_through)
-    daily, provisional = daily_by_project(window, matcher)
-    return assemble_project_report(matcher, project, window, daily, provisional, month, now)

@@ -121,9 +121,10 @@ def credit_runway(
 ) -> Runway:
     """The credit runway at ``now`` (method in the module docstring).
 
-    ``snapshots``: stored ``/credits`` readings, at least the last ~48 h; ``lines``: prepared
-    OpenRouter spend lines (see :func:`aispend.spend.reports.prepare_lines`) for at least the last
-    8 UTC days; ``keys``: the latest ``/keys`` listing; thresholds from ``config.openrouter``.
+    ``snapshots``: stored ``/credits`` readings, at least the last ~48 h; ``lines``: stored
+    OpenRouter spend lines plus their provisional fills
+    (:func:`aispend.spend.reports.fill_openrouter_gaps`) for at least the last 8 UTC days;
+    ``keys``: the latest ``/keys`` listing; thresholds from ``config.openrouter``.
     """
     now = ensure_utc(now)
     low_keys = key_caps(keys, cap_threshold_percent)
