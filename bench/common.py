@@ -582,6 +582,7 @@ def build_report_store(engine: Engine, sizes: ReportSizes, now: datetime = REPOR
                         "finished_at": taken - timedelta(minutes=4),
                         "status": "ok",
                         "detail": "by project, line item and API key" if endpoint == "costs" else None,
+                        "key_level_costs": True if endpoint == "costs" else None,
                         "rows_inserted": 0,
                         "rows_updated": 0,
                         "rows_deleted": 0,

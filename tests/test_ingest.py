@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from aispend.config import Config, parse_config
 from aispend.demo.simulated.dataset import ANY, Dataset
@@ -20,6 +21,7 @@ from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.ingest import Poller
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
+from aispend.records import PollStatus
 from aispend.service import SpendService
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
@@ -252,6 +254,10 @@ def test_key_level_grouping_refused_falls_back_and_is_reported(engine: Engine, d
         providers.openai.reject_key_grouping = True
         summary = make_poller(engine, providers).poll()
     assert summary.key_level_costs is False
+    with session_scope(engine) as session:
+        costs_runs = list(session.execute(select(PollRun).where(col(PollRun.endpoint) == "costs")).scalars())
+        assert [(run.status, run.key_level_costs) for run in costs_runs] == [(PollStatus.OK, False)]
+        costs_runs[0].detail = "a sentence that no longer says so"  # the flag is stored, not parsed
     health = SpendService(engine, team_config(dataset)).health(NOW)
     assert health.key_level_costs is False
     report = SpendService(engine, team_config(dataset)).team_report(NOW)

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from aispend.ingest import PollSummary
 from aispend.money import fmt_usd
+from aispend.records import PollStatus
 from aispend.spend.model import Mover, ProjectReport, Runway, TeamReport
 from aispend.text import neutralise
 
@@ -56,7 +57,7 @@ def print_poll_summary(summary: PollSummary, console: Console) -> None:
             notes[key] = note
     for (provider, endpoint, status), (ins, upd, dele, calls) in grouped.items():
         label = shown(endpoint) if calls == 1 else f"{shown(endpoint)} ×{calls}"
-        style = "green" if status == "ok" else "red"
+        style = "green" if status is PollStatus.OK else "red"
         note = notes.get((provider, endpoint, status), "")
         table.add_row(
             shown(provider), label, f"[{style}]{shown(status)}[/]", str(ins), str(upd), str(dele), shown(note)

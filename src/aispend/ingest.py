@@ -27,7 +27,14 @@ from aispend.clock import ensure_utc, month_start, utcnow
 from aispend.providers.errors import BadRequest, PermissionDenied, ProviderError, redact
 from aispend.providers.openai import CostsPage, OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
-from aispend.records import OpenAIApiKey, OpenAIProject, OpenAIUsage, OpenRouterActivity, Provider
+from aispend.records import (
+    OpenAIApiKey,
+    OpenAIProject,
+    OpenAIUsage,
+    OpenRouterActivity,
+    PollStatus,
+    Provider,
+)
 from aispend.settings import Settings, secret
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
@@ -48,7 +55,7 @@ T = TypeVar("T")
 class EndpointResult:
     provider: Provider
     endpoint: str
-    status: str  # ok | error | permission_denied | skipped
+    status: PollStatus
     count: WriteCount = field(default_factory=WriteCount)
     error: str | None = None
     detail: str | None = None
@@ -63,11 +70,19 @@ class PollSummary:
 
     @property
     def ok(self) -> bool:
-        return all(result.status in ("ok", "skipped") for result in self.results)
+        return not self.errors
 
     @property
     def errors(self) -> list[EndpointResult]:
-        return [result for result in self.results if result.status not in ("ok", "skipped")]
+        return [result for result in self.results if result.status is not PollStatus.OK]
+
+
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """What a successful run says besides its counts."""
+
+    detail: str | None = None  # a sentence for people (``aispend poll``)
+    key_level_costs: bool | None = None  # OpenAI costs only: grouped by API key or not
 
 
 class Poller:
@@ -111,58 +126,58 @@ class Poller:
         now: datetime,
         fetch: Callable[[], T],
         write: Callable[[Session, T], WriteCount],
-        detail: Callable[[T], str | None] = lambda _: None,
+        describe: Callable[[T], _Note] = lambda _: _Note(),
     ) -> T | None:
-        """Fetch, then write and record the run in one transaction; failures are recorded."""
+        """Fetch, then write and record the run in one transaction; failures are recorded.
+
+        ``describe`` adds what the stored run says besides its counts (a detail sentence, the
+        key-level flag of OpenAI costs).
+        """
         try:
             data = fetch()
-        except PermissionDenied as exc:
-            self._record_failure(summary, provider, endpoint, now, "permission_denied", exc)
-            return None
         except ProviderError as exc:
-            self._record_failure(summary, provider, endpoint, now, "error", exc)
+            status = PollStatus.PERMISSION_DENIED if isinstance(exc, PermissionDenied) else PollStatus.ERROR
+            error = redact(str(exc), *self._secrets)
+            with session_scope(self._engine) as session:
+                self._record(session, summary, provider, endpoint, now, status, error=error)
             return None
         with session_scope(self._engine) as session:
             count = write(session, data)
-            text = detail(data)
-            session.add(
-                PollRun(
-                    provider=provider,
-                    endpoint=endpoint,
-                    started_at=now,
-                    finished_at=ensure_utc(self._clock()),
-                    status="ok",
-                    detail=text,
-                    rows_inserted=count.inserted,
-                    rows_updated=count.updated,
-                    rows_deleted=count.deleted,
-                )
-            )
-        summary.results.append(EndpointResult(provider, endpoint, "ok", count, None, text))
+            self._record(session, summary, provider, endpoint, now, PollStatus.OK, count, note=describe(data))
         return data
 
-    def _record_failure(
+    def _record(
         self,
+        session: Session,
         summary: PollSummary,
         provider: Provider,
         endpoint: str,
         now: datetime,
-        status: str,
-        exc: ProviderError,
+        status: PollStatus,
+        count: WriteCount | None = None,
+        *,
+        error: str | None = None,
+        note: _Note | None = None,
     ) -> None:
-        message = redact(str(exc), *self._secrets)
-        with session_scope(self._engine) as session:
-            session.add(
-                PollRun(
-                    provider=provider,
-                    endpoint=endpoint,
-                    started_at=now,
-                    finished_at=ensure_utc(self._clock()),
-                    status=status,
-                    error=message[:2000],
-                )
+        """The one place a poll run is written (in the caller's transaction) and summarized."""
+        count = WriteCount() if count is None else count
+        note = _Note() if note is None else note
+        session.add(
+            PollRun(
+                provider=provider,
+                endpoint=endpoint,
+                started_at=now,
+                finished_at=ensure_utc(self._clock()),
+                status=status,
+                error=None if error is None else error[:2000],
+                detail=note.detail,
+                key_level_costs=note.key_level_costs,
+                rows_inserted=count.inserted,
+                rows_updated=count.updated,
+                rows_deleted=count.deleted,
             )
-        summary.results.append(EndpointResult(provider, endpoint, status, WriteCount(), message))
+        )
+        summary.results.append(EndpointResult(provider, endpoint, status, count, error, note.detail))
 
     # ------------------------------------------------------------------------------ OpenAI
 
@@ -186,17 +201,18 @@ class Poller:
         def write_costs(session: Session, page: CostsPage) -> WriteCount:
             return writes.replace_openai_costs(session, start, end, page.rows)
 
-        def costs_detail(page: CostsPage) -> str:
+        def describe_costs(page: CostsPage) -> _Note:
             summary.key_level_costs = page.key_level
             scope = (
                 "by project, line item and API key"
                 if page.key_level
                 else "by project and line item; key-level money attribution unavailable"
             )
-            return f"{start.isoformat()}..{end.isoformat()} {scope}"
+            detail = f"{start.isoformat()}..{end.isoformat()} {scope}"
+            return _Note(detail, key_level_costs=page.key_level)
 
         self._run(
-            summary, "openai", "costs", now, lambda: client.costs(start, end), write_costs, costs_detail
+            summary, "openai", "costs", now, lambda: client.costs(start, end), write_costs, describe_costs
         )
         for endpoint in POLLED_USAGE_ENDPOINTS:
             self._run(

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from aispend.config import Config
-from aispend.records import Provider
+from aispend.records import PollStatus, Provider
 from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
 
 
@@ -35,7 +35,7 @@ class BoundedReads(Protocol):
 class EndpointHealth:
     provider: Provider
     endpoint: str
-    last_status: str  # ok | error | permission_denied | never
+    last_status: PollStatus
     last_attempt_at: datetime | None
     last_success_at: datetime | None
     error: str | None  # already free of secrets

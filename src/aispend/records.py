@@ -10,10 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Literal
 
 Provider = Literal["openai", "openrouter"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "openrouter")
+
+
+class PollStatus(StrEnum):
+    """How one endpoint of one poll ended: stored in ``poll_run.status``, shown by
+    ``aispend poll`` and ``/aispend health``."""
+
+    OK = "ok"
+    ERROR = "error"
+    PERMISSION_DENIED = "permission_denied"  # 401/403: "no permission", never "$0"
 
 
 @dataclass(frozen=True, slots=True)

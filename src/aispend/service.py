@@ -22,7 +22,7 @@ from aispend.clock import ensure_utc, month_start, next_month
 from aispend.config import Config
 from aispend.money import from_nanos
 from aispend.reader import EndpointHealth, Health
-from aispend.records import PROVIDERS
+from aispend.records import PROVIDERS, PollStatus
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import (
@@ -262,7 +262,7 @@ class SpendService:
         newest: dict[tuple[str, str], EndpointHealth] = {}
         last_ok: dict[tuple[str, str], datetime] = {}
         for run in runs:
-            if run.status == "ok":
+            if run.status is PollStatus.OK:
                 key = (run.provider, run.endpoint)
                 last_ok[key] = max(last_ok.get(key, run.started_at), run.started_at)
         key_level: bool | None = None
@@ -278,8 +278,8 @@ class SpendService:
                 last_success_at=last_ok.get(key),
                 error=run.error,
             )
-            if key == ("openai", "costs") and run.status == "ok" and run.detail:
-                key_level = "unavailable" not in run.detail
+            if key == ("openai", "costs") and run.key_level_costs is not None:
+                key_level = run.key_level_costs
         last_poll = max((h.last_attempt_at for h in newest.values() if h.last_attempt_at), default=None)
         return Health(
             database_ok=True,

@@ -25,7 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from aispend.config import Config, parse_config
 from aispend.reader import EndpointHealth, Health, SpendReader
-from aispend.records import Provider
+from aispend.records import PollStatus, Provider
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience
@@ -255,11 +255,16 @@ class InMemoryReader:
             database_ok=True,
             last_poll_at=five,
             endpoints=(
-                EndpointHealth("openai", "costs", "ok", five, five, None),
-                EndpointHealth("openai", "usage/completions", "ok", five, five, None),
-                EndpointHealth("openrouter", "credits", "permission_denied", five, None, "HTTP 403"),
+                EndpointHealth("openai", "costs", PollStatus.OK, five, five, None),
+                EndpointHealth("openai", "usage/completions", PollStatus.OK, five, five, None),
+                EndpointHealth("openrouter", "credits", PollStatus.PERMISSION_DENIED, five, None, "HTTP 403"),
                 EndpointHealth(
-                    "openrouter", "activity", "error", five, now - timedelta(days=1), "HTTP 502 <html>"
+                    "openrouter",
+                    "activity",
+                    PollStatus.ERROR,
+                    five,
+                    now - timedelta(days=1),
+                    "HTTP 502 <html>",
                 ),
             ),
             key_level_costs=False,

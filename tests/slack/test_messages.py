@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aispend.records import PollStatus
 from aispend.slack import messages as msg
 from aispend.slack.mrkdwn import code, escape, mention, user_text
 
@@ -45,7 +46,7 @@ def test_refusal_reveals_no_figures() -> None:
 
 
 def test_every_status_has_wording() -> None:
-    assert set(msg.HEALTH_STATUS) == {"ok", "error", "permission_denied", "never"}
-    assert "no permission" in msg.HEALTH_STATUS["permission_denied"][1]
+    assert set(msg.HEALTH_STATUS) == set(PollStatus)
+    assert "no permission" in msg.HEALTH_STATUS[PollStatus.PERMISSION_DENIED][1]
     assert "forecast after 3 days of data" in msg.pace_insufficient(1)
     assert msg.provider("openrouter") == "OpenRouter"

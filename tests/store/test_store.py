@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from aispend.clock import next_month
 from aispend.records import OpenAICost, OpenRouterActivity, OpenRouterCredits
 from aispend.store import reads, writes
-from aispend.store.engine import migrate, session_scope
+from aispend.store.engine import session_scope
 from aispend.store.models import OpenAICostDaily
 
 D1 = date(2026, 11, 1)
@@ -99,10 +99,3 @@ def test_credit_snapshots_keep_long_decimals_exact_to_the_nano_dollar(engine: En
         snaps = reads.credit_snapshots(session, now - timedelta(days=1))
     assert len(snaps) == 1  # the same instant replaces, never duplicates
     assert snaps[0].balance == Decimal("74.123456789") and snaps[0].taken_at == now
-
-
-def test_migrations_are_idempotent(engine: Engine) -> None:
-    migrate(engine)
-    with engine.connect() as conn:
-        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    assert version == "0002"

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aispend.money import fmt_usd
 from aispend.reader import Health
-from aispend.records import Provider
+from aispend.records import PollStatus, Provider
 from aispend.slack import messages as msg
 from aispend.slack.mrkdwn import code, escape, mention
 from aispend.spend.model import (
@@ -218,23 +218,20 @@ def project_summary(report: ProjectReport) -> str:
 def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: datetime | None) -> Message:
     blocks: list[Block] = [header(msg.project_title(report.project, _month(report.month)))]
     blocks.append(section(project_summary(report)))
-    if report.total == 0 and not report.by_provider:
-        blocks.append(section(msg.NO_SPEND_YET))
-    else:
-        providers = list(report.by_provider.items())
-        column = money_column([usd for _, usd in providers])
-        lines = [f"`{amt}`  {msg.provider(p)}" for amt, (p, _) in zip(column, providers, strict=True)]
-        blocks.append(section("\n".join([msg.BY_PROVIDER, *lines])))
-        top = report.by_model[:TOP_MODELS]
-        if top:
-            column = money_column([m.usd for m in top])
-            lines = [
-                f"`{amt}`  {escape(m.model)} · {msg.provider(m.provider)}"
-                for amt, m in zip(column, top, strict=True)
-            ]
-            if len(report.by_model) > TOP_MODELS:
-                lines.append(msg.more_models(len(report.by_model) - TOP_MODELS))
-            blocks.append(section("\n".join([msg.TOP_MODELS, *lines])))
+    providers = list(report.by_provider.items())
+    column = money_column([usd for _, usd in providers])
+    lines = [f"`{amt}`  {msg.provider(p)}" for amt, (p, _) in zip(column, providers, strict=True)]
+    blocks.append(section("\n".join([msg.BY_PROVIDER, *lines])))
+    top = report.by_model[:TOP_MODELS]
+    if top:
+        column = money_column([m.usd for m in top])
+        lines = [
+            f"`{amt}`  {escape(m.model)} · {msg.provider(m.provider)}"
+            for amt, m in zip(column, top, strict=True)
+        ]
+        if len(report.by_model) > TOP_MODELS:
+            lines.append(msg.more_models(len(report.by_model) - TOP_MODELS))
+        blocks.append(section("\n".join([msg.TOP_MODELS, *lines])))
     days = report.daily[-SPARK_DAYS:]
     if days:
         values = [d.usd for d in days]
@@ -442,21 +439,20 @@ def health_message(health: Health, *, tz: ZoneInfo) -> Message:
     blocks.append(section("\n".join(top)))
     lines = []
     for endpoint in health.endpoints:
-        emoji, label = msg.HEALTH_STATUS.get(endpoint.last_status, (":white_circle:", endpoint.last_status))
+        emoji, label = msg.HEALTH_STATUS[endpoint.last_status]
         line = f"{emoji} {msg.provider(endpoint.provider)} {code(endpoint.endpoint)}: {escape(label)}"
-        if endpoint.last_status == "error" and endpoint.error:
+        if endpoint.last_status is PollStatus.ERROR and endpoint.error:
             line += f" ({escape(clip(endpoint.error, 200))})"
-        if endpoint.last_status != "never":
-            line += ", " + (
-                msg.last_success(fmt_moment(endpoint.last_success_at, tz))
-                if endpoint.last_success_at
-                else msg.NEVER_SUCCEEDED
-            )
+        line += ", " + (
+            msg.last_success(fmt_moment(endpoint.last_success_at, tz))
+            if endpoint.last_success_at
+            else msg.NEVER_SUCCEEDED
+        )
         lines.append(line)
     blocks.extend(line_sections(lines) if lines else [section(msg.NO_ENDPOINTS)])
     if health.key_level_costs is not None:
         blocks.append(context(msg.KEY_LEVEL_YES if health.key_level_costs else msg.KEY_LEVEL_NO))
-    ok = sum(1 for e in health.endpoints if e.last_status == "ok")
+    ok = sum(1 for e in health.endpoints if e.last_status is PollStatus.OK)
     return message(msg.health_fallback(ok, len(health.endpoints)), blocks)
 
 

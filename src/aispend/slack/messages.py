@@ -6,7 +6,7 @@ escaped for mrkdwn; nothing here touches reports or Slack.
 
 from __future__ import annotations
 
-from aispend.records import Provider
+from aispend.records import PollStatus, Provider
 
 PROVIDER_NAMES: dict[Provider, str] = {"openai": "OpenAI", "openrouter": "OpenRouter"}
 
@@ -21,11 +21,8 @@ STORE_UNAVAILABLE = (
     "Please try again in a minute; `/aispend help` still works."
 )
 SHARED = ":white_check_mark: Posted in the channel."
-SHARE_FAILED = ":warning: I couldn't post that in the channel. Here it is just for you."
-NOT_SHAREABLE = "This answer stays private, so I didn't post it in the channel."
 PROVISIONAL = "today's figures are provisional"
 NO_POLL_YET = "no poll yet"
-ACTION_ACK = "Done."
 
 
 def and_more(count: int) -> str:
@@ -146,7 +143,6 @@ def pace_no_budget(forecast: str | None) -> str:
 
 BY_PROVIDER = "*By provider*"
 TOP_MODELS = "*Top models*"
-NO_SPEND_YET = "No spend recorded this month yet."
 
 
 def more_models(count: int) -> str:
@@ -316,11 +312,10 @@ KEY_LEVEL_NO = (
     "`openai_api_keys` matchers only apply to token usage."
 )
 KEY_LEVEL_YES = "OpenAI costs are attributed per API key."
-HEALTH_STATUS = {
-    "ok": (":large_green_circle:", "ok"),
-    "error": (":red_circle:", "error"),
-    "permission_denied": (":no_entry:", "no permission (check the key's scopes)"),
-    "never": (":white_circle:", "not polled yet"),
+HEALTH_STATUS: dict[PollStatus, tuple[str, str]] = {
+    PollStatus.OK: (":large_green_circle:", "ok"),
+    PollStatus.ERROR: (":red_circle:", "error"),
+    PollStatus.PERMISSION_DENIED: (":no_entry:", "no permission (check the key's scopes)"),
 }
 
 

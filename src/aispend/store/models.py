@@ -13,7 +13,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from aispend.store.types import UTCDateTime
+from aispend.records import PollStatus
+from aispend.store.types import PollStatusText, UTCDateTime
 
 
 def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:
@@ -173,9 +174,12 @@ class PollRun(SQLModel, table=True):
     endpoint: str = Field(sa_type=String(60), nullable=False)
     started_at: datetime = Field(sa_column=_utc())
     finished_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    status: str = Field(sa_type=String(20), nullable=False)  # running|ok|error|permission_denied
+    status: PollStatus = Field(sa_column=Column(PollStatusText(), nullable=False))
     error: str | None = Field(default=None, sa_type=Text)
     detail: str | None = Field(default=None, sa_type=Text)
+    # OpenAI costs only: whether OpenAI grouped the costs by API key (False: it refused, so money
+    # is attributed by project and line item only); None for every other endpoint.
+    key_level_costs: bool | None = Field(default=None, nullable=True)
     rows_inserted: int = Field(default=0, sa_type=Integer, nullable=False)
     rows_updated: int = Field(default=0, sa_type=Integer, nullable=False)
     rows_deleted: int = Field(default=0, sa_type=Integer, nullable=False)

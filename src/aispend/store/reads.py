@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc
 from aispend.money import from_nanos
-from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, Provider
+from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, PollStatus, Provider
 from aispend.spend.model import Directory, KeyDay, SpendLine
 from aispend.store.models import (
     IngestMark,
@@ -141,7 +141,9 @@ def latest_runs(session: Session) -> list[PollRun]:
     table = PollRun.__table__.c  # type: ignore[attr-defined]
     newest = select(func.max(table.id)).group_by(table.provider, table.endpoint)
     newest_ok = (
-        select(func.max(table.id)).where(table.status == "ok").group_by(table.provider, table.endpoint)
+        select(func.max(table.id))
+        .where(table.status == PollStatus.OK)
+        .group_by(table.provider, table.endpoint)
     )
     ids = [row[0] for row in session.execute(newest)] + [row[0] for row in session.execute(newest_ok)]
     if not ids:
@@ -153,7 +155,7 @@ def latest_runs(session: Session) -> list[PollRun]:
 def has_successful_run(session: Session, provider: str, endpoint: str) -> bool:
     table = PollRun.__table__.c  # type: ignore[attr-defined]
     query = select(table.id).where(
-        and_(table.provider == provider, table.endpoint == endpoint, table.status == "ok")
+        and_(table.provider == provider, table.endpoint == endpoint, table.status == PollStatus.OK)
     )
     return session.execute(query.limit(1)).first() is not None
 
