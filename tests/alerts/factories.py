@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,9 +12,10 @@ from aispend.alerts.rules import AlertInputs, Evaluation, evaluate
 from aispend.clock import month_start
 from aispend.config import Config, parse_config
 from aispend.reader import EndpointHealth, Health
-from aispend.records import CreditSnapshot, OpenRouterKey
-from aispend.spend.model import KeyCap, SpendLine, TeamReport, Unattributed
-from aispend.spend.reports import build_project_report
+from aispend.records import CreditSnapshot, OpenRouterKey, PollStatus
+from aispend.spend.attribution import build_matcher
+from aispend.spend.model import KeyCap, MonthSpend, SpendLine, TeamReport
+from aispend.spend.reports import team_report
 from aispend.spend.runway import credit_runway, key_caps
 
 D = Decimal
@@ -50,21 +52,18 @@ def flat(days: int, usd: str | Decimal, *, end: date) -> dict[date, Decimal]:
 
 
 def month_report(cfg: Config, daily: Mapping[str, Mapping[date, Decimal]], now: datetime) -> TeamReport:
+    """The team report of OpenAI spend ``daily`` per project, through the one report pipeline."""
     first = month_start(now.date())
-    projects = []
-    totals: dict[Any, Decimal] = {"openai": D(0), "openrouter": D(0)}
-    for project in cfg.projects:
-        days = {d: v for d, v in daily.get(project.name, {}).items() if first <= d <= now.date()}
-        lines = [
-            SpendLine(provider="openai", day=d, amount=v, project_ref="proj_" + project.name, model="gpt-4o")
-            for d, v in days.items()
-        ]
-        report = build_project_report(project.team_project(), lines, first, now, daily=days)
-        projects.append(report)
-        totals["openai"] += report.total
-    return TeamReport(
-        first, now, tuple(projects), Unattributed({"openai": D(0), "openrouter": D(0)}, ()), totals
-    )
+    projects = [replace(p, openai_projects=("proj_" + p.name,)) for p in cfg.team_projects()]
+    days = {
+        p.name: {d: v for d, v in daily.get(p.name, {}).items() if first <= d <= now.date()} for p in projects
+    }
+    lines = [
+        SpendLine(provider="openai", day=d, amount=v, project_ref="proj_" + name, model="gpt-4o")
+        for name, amounts in days.items()
+        for d, v in amounts.items()
+    ]
+    return team_report(build_matcher(projects), MonthSpend(first, lines, days, {}), now)
 
 
 def runway(
@@ -115,7 +114,7 @@ def health(now: datetime, *rows: tuple[str, str, str, timedelta | None]) -> Heal
             EndpointHealth(
                 provider=provider,  # type: ignore[arg-type]
                 endpoint=endpoint,
-                last_status=status,
+                last_status=PollStatus(status),
                 last_attempt_at=now - timedelta(minutes=1),
                 last_success_at=None if age is None else now - age,
                 error=error or None,

@@ -22,6 +22,7 @@ from slack_sdk.models.views import View
 
 from aispend.console import print_project, print_runway, print_team_report
 from aispend.reader import EndpointHealth
+from aispend.records import PollStatus
 from aispend.slack.app import answer
 from aispend.slack.blocks import (
     Message,
@@ -79,7 +80,9 @@ def messages(data: InMemoryReader) -> dict[str, Message]:
     )
     health = replace(
         data.health(NOW),
-        endpoints=(EndpointHealth("openai", hostile("endpoint"), "error", NOW, None, hostile("error")),),
+        endpoints=(
+            EndpointHealth("openai", hostile("endpoint"), PollStatus.ERROR, NOW, None, hostile("error")),
+        ),
     )
     month = data.team_report(NOW)
     report = data.project_report("search", NOW)
