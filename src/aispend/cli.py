@@ -146,7 +146,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aispend.serve import ServeError, serve
 
     try:
-        return serve(settings, load(settings), socket_mode=args.socket)
+        if args.port is not None:
+            settings = settings.model_copy(update={"port": args.port})
+        return serve(settings, load(settings), socket_mode=args.socket, host=args.host)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
 
@@ -157,6 +159,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(keep=args.keep)
 
 
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    """Options accepted before or after the subcommand (``aispend -v serve`` = ``aispend serve -v``).
+
+    ``SUPPRESS`` keeps a subcommand's parser from resetting what the main parser already read.
+    """
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug details"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the team config file (default $AISPEND_CONFIG, else aispend.yaml)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aispend",
@@ -165,37 +183,53 @@ def build_parser() -> argparse.ArgumentParser:
         "OPENAI_ADMIN_KEY / OPENROUTER_MANAGEMENT_KEY. See README.md.",
     )
     parser.add_argument("--version", action="version", version=f"aispend {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common)
 
-    demo = sub.add_parser("demo", help="run the whole pipeline offline on simulated providers")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="run the whole pipeline offline on simulated providers"
+    )
     demo.add_argument("--keep", action="store_true", help="keep the temporary SQLite file and print its path")
     demo.set_defaults(func=cmd_demo)
 
-    poll = sub.add_parser("poll", help="poll every configured provider once and print what changed")
+    poll = sub.add_parser(
+        "poll", parents=[common], help="poll every configured provider once and print what changed"
+    )
     poll.add_argument(
         "--backfill-days", type=int, metavar="N", help="re-fetch the last N days of OpenAI data"
     )
     poll.set_defaults(func=cmd_poll)
 
-    serve = sub.add_parser("serve", help="run the Slack app (HTTP on $PORT) and the poll scheduler")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the Slack app (HTTP on $PORT) and the poll scheduler"
+    )
     serve.add_argument(
         "--socket", action="store_true", help="use Socket Mode (SLACK_APP_TOKEN) instead of HTTP"
     )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, metavar="PORT", help="HTTP port (default $PORT, else 3000)")
     serve.set_defaults(func=cmd_serve)
 
-    spend = sub.add_parser("spend", help="month-to-date spend per project (all projects without PROJECT)")
+    spend = sub.add_parser(
+        "spend", parents=[common], help="month-to-date spend per project (all projects without PROJECT)"
+    )
     spend.add_argument("project", nargs="?", help="project name from aispend.yaml (case-insensitive)")
     spend.add_argument("--month", metavar="YYYY-MM", help="a past UTC month instead of the current one")
     spend.add_argument("--json", action="store_true", help="print JSON (amounts as decimal strings)")
     spend.set_defaults(func=cmd_spend)
 
-    credits = sub.add_parser("credits", help="OpenRouter balance, burn rate, runway and low key caps")
+    credits = sub.add_parser(
+        "credits", parents=[common], help="OpenRouter balance, burn rate, runway and low key caps"
+    )
     credits.add_argument("--json", action="store_true", help="print JSON (amounts as decimal strings)")
     credits.set_defaults(func=cmd_credits)
 
-    check = sub.add_parser("check", help="validate the config file (and, with --keys, provider permissions)")
+    check = sub.add_parser(
+        "check", parents=[common], help="validate the config file (and, with --keys, provider permissions)"
+    )
     check.add_argument(
         "--keys", action="store_true", help="also call each provider once to check key permissions"
     )
@@ -207,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if getattr(args, "backfill_days", None) is not None and not 1 <= args.backfill_days <= 365:
@@ -215,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = _console(stderr=True)
     try:
         settings = Settings()
+        if getattr(args, "config", None):
+            settings = settings.model_copy(update={"aispend_config": args.config})
         return int(args.func(args, settings))
     except ConfigError as exc:
         count = len(exc.problems)

@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
@@ -25,9 +28,13 @@ from aispend.settings import Settings, secret
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience, republish_homes
-from aispend.slack.web import Metrics, create_web_app, serve_http
+from aispend.slack.web import Metrics, create_web_app, http_server
 from aispend.store.engine import REQUEST, make_engine, open_store
 from aispend.store.guard import CallGuard, GuardedReader
+
+if TYPE_CHECKING:
+    import uvicorn
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -116,27 +123,70 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     return runtime
 
 
-def serve(settings: Settings, config: Config, *, socket_mode: bool) -> int:
+def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = "0.0.0.0") -> int:
+    """Run until SIGTERM or SIGINT, then stop everything within :data:`STOP_TIMEOUT_S`.
+
+    Both modes serve ``/healthz`` and ``/metrics`` over HTTP on ``$PORT`` (an orchestrator probes
+    a Socket Mode bot too). The listener runs in a thread so the main thread owns the signals:
+    as PID 1 in a container the kernel ignores SIGTERM unless a handler is installed, which is why
+    a bare ``Event().wait()`` never stopped.
+    """
     runtime = build_runtime(settings, config, socket_mode=socket_mode)
-    if runtime.poller is not None:
-        runtime.scheduler.start()
-    else:
-        log.warning("no provider keys set: serving stored data only, nothing will be polled")
+    stop = threading.Event()
+    installed = _on_stop_signals(stop)
+    server = http_server(runtime.web, host, settings.port)
+    listener = threading.Thread(target=server.run, name="http", daemon=True)
+    handler = None
     try:
+        if runtime.poller is not None:
+            runtime.scheduler.start()
+        else:
+            log.warning("no provider keys set: serving stored data only, nothing will be polled")
+        listener.start()
         if socket_mode:
             from aispend.slack.socket import start_socket_mode
 
             app_token = secret(settings.slack_app_token)
             assert app_token is not None
             handler = start_socket_mode(runtime.app, app_token)
-            try:
-                threading.Event().wait()
-            finally:
-                handler.client.close()
-        else:
-            serve_http(runtime.web, "0.0.0.0", settings.port)
+        while not stop.wait(1.0):
+            if not listener.is_alive():
+                log.error("the HTTP listener on port %s stopped; shutting down", settings.port)
+                return 1
+        log.info("stopping: signal received")
+        return 0
     finally:
-        if runtime.scheduler.running:
-            runtime.scheduler.shutdown(wait=False)
-        runtime.lock.release()
-    return 0
+        _shutdown(runtime, server, listener, handler)
+        for signum, previous in installed.items():
+            signal.signal(signum, previous)
+
+
+STOP_TIMEOUT_S = 8.0
+"""How long a graceful stop may take; orchestrators send SIGKILL after 10 s (Docker, Kubernetes)."""
+
+
+def _on_stop_signals(stop: threading.Event) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # tests call serve() from a thread; they stop it through the event instead
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    return previous
+
+
+def _shutdown(
+    runtime: Runtime, server: uvicorn.Server, listener: threading.Thread, handler: SocketModeHandler | None
+) -> None:
+    """Close the socket, drain the listener, stop the scheduler, release the leader lock."""
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    if handler is not None:
+        handler.client.close()
+    server.should_exit = True
+    if listener.is_alive():
+        listener.join(max(0.0, deadline - time.monotonic() - 2))
+    if runtime.scheduler.running:
+        # wait=False: a poll in flight is abandoned, not awaited; its window is re-fetched next
+        # time and ingestion is idempotent, so nothing is lost or double-counted.
+        runtime.scheduler.shutdown(wait=False)
+    runtime.lock.release()
+    log.info("stopped")

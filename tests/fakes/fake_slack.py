@@ -1,6 +1,7 @@
 """A fake Slack Web API on loopback that records every request (reference/slack.md §5.2).
 
 Endpoints: ``/api/<method>`` (``auth.test``, ``chat.postMessage``, ``views.publish``,
+``apps.connections.open`` (the ``socket_url`` of a :class:`~tests.fakes.socket_mode.FakeSocketMode`),
 ``files.getUploadURLExternal`` with a loopback ``upload_url``, ``files.completeUploadExternal``,
 anything else ``{"ok": true}``), ``/upload/<id>`` (byte sink) and ``/response/<key>``
 (response_url sink). ``rate_limit_next[method] = n`` answers the next n calls with 429 and
@@ -46,6 +47,7 @@ class Recorded:
 class FakeSlack:
     requests: list[Recorded] = field(default_factory=list)
     rate_limit_next: dict[str, int] = field(default_factory=dict)
+    socket_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -124,6 +126,10 @@ class FakeSlack:
             body |= {"view": {"id": "V0FAKE", "type": "home"}}
         elif method == "files.getUploadURLExternal":
             body |= {"upload_url": f"{self.base_url}/upload/F0FAKE", "file_id": "F0FAKE"}
+        elif method == "apps.connections.open":
+            if self.socket_url is None:
+                return 200, {}, _json({"ok": False, "error": "not_allowed_token_type"})
+            body |= {"url": self.socket_url}
         elif method == "files.completeUploadExternal":
             body |= {"files": [{"id": "F0FAKE", "title": "chart"}]}
         return 200, {}, _json(body)

@@ -170,10 +170,13 @@ def create_web_app(
 
 def http_server(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for ``asgi`` (no lifespan: the app has no startup hooks)."""
-    config = uvicorn.Config(asgi, host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
+    config = uvicorn.Config(
+        asgi,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level="info",
+        proxy_headers=True,
+        timeout_graceful_shutdown=3,  # in-flight requests get 3 s of the 10 s a stop may take
+    )
     return uvicorn.Server(config)
-
-
-def serve_http(asgi: Starlette, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (blocks)."""
-    http_server(asgi, host, port).run()

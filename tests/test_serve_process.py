@@ -1,0 +1,146 @@
+"""``aispend serve`` as a real process: health in both modes, live Socket Mode, graceful SIGTERM.
+
+An orchestrator stops a container with SIGTERM and sends SIGKILL 10 s later; a stop that needs
+the SIGKILL leaves the leader lock, the scheduler and the socket to time out on their own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.fake_slack import FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
+
+STOP_LIMIT_S = 10.0
+
+
+@pytest.fixture
+def socket_mode() -> Iterator[FakeSocketMode]:
+    fake = FakeSocketMode().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_slack(socket_mode: FakeSocketMode) -> Iterator[FakeSlack]:
+    fake = FakeSlack(socket_url=socket_mode.url).start()
+    yield fake
+    fake.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(tmp_path: Path, fake_slack: FakeSlack, *args: str) -> tuple[subprocess.Popen[str], str]:
+    config = tmp_path / "aispend.yaml"
+    config.write_text("timezone: UTC\nprojects:\n  - name: search\n    owner: U0OWNER\n")
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENAI_", "OPENROUTER_", "SLACK_", "AISPEND_"))
+    }
+    env |= {
+        "AISPEND_CONFIG": str(config),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "PORT": str(port),
+        "SLACK_API_URL": fake_slack.api_url,
+        "SLACK_BOT_TOKEN": "xoxb-0000-test",
+        "SLACK_SIGNING_SECRET": "process-secret",
+        "SLACK_APP_TOKEN": "xapp-1-test",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aispend", "serve", *args, "--host", "127.0.0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited early ({proc.returncode}): {proc.communicate()[0]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"/healthz never answered: {proc.communicate()[0]}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[float, str]:
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        output, _ = proc.communicate(timeout=STOP_LIMIT_S + 5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        raise AssertionError(f"serve ignored SIGTERM: {output}") from None
+    return time.monotonic() - started, output
+
+
+def test_http_mode_serves_health_and_metrics_then_stops_on_sigterm(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    proc, base = _start(tmp_path, fake_slack)
+    assert httpx.get(f"{base}/metrics", timeout=2).status_code == 200
+    took, output = _stop(proc)
+    assert proc.returncode == 0, output
+    assert took < STOP_LIMIT_S, f"stop took {took:.1f}s"
+    assert "Traceback" not in output
+
+
+def test_socket_mode_answers_over_the_socket_serves_health_and_stops_on_sigterm(
+    tmp_path: Path, fake_slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    proc, base = _start(tmp_path, fake_slack, "--socket")
+    try:
+        socket_mode.wait_connected()
+        assert httpx.get(f"{base}/metrics", timeout=2).status_code == 200
+        socket_mode.send(
+            {
+                "envelope_id": "env-help-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {
+                    "token": "unused",
+                    "team_id": "T1",
+                    "team_domain": "fake",
+                    "channel_id": "C1",
+                    "channel_name": "general",
+                    "user_id": "U0ANYONE",
+                    "user_name": "anyone",
+                    "command": "/aispend",
+                    "text": "help",
+                    "api_app_id": "A1",
+                    "response_url": fake_slack.response_url(),
+                    "trigger_id": "1.2.3",
+                },
+            }
+        )
+        ack = socket_mode.wait_for_ack("env-help-1")
+        assert "/aispend project" in str(ack.get("payload")), ack
+    finally:
+        took, output = _stop(proc)
+    assert proc.returncode == 0, output
+    assert took < STOP_LIMIT_S, f"stop took {took:.1f}s"
+    socket_mode.wait_disconnected(timeout=2)  # slack_sdk's client closes TCP without a close frame
+    assert "Traceback" not in output
