@@ -38,3 +38,8 @@ def test_display_and_json_strings() -> None:
     assert usd_str(Decimal("0.000000001")) == "0.000000001"
     assert usd_str(Decimal("1E+3")) == "1000"
     assert usd_str(Decimal("1371.745"), 2) == "1371.74"
+
+
+def test_a_number_beyond_decimals_range_is_a_malformed_body_not_an_arithmetic_error() -> None:
+    with pytest.raises(ValueError, match="number out of range"):
+        loads_exact(b'{"data": [{"amount": 10e0999999999999999999}]}')

@@ -74,6 +74,19 @@ def fmt_usd(amount: Decimal) -> str:
     return f"{sign}${abs(cents):,.2f}"
 
 
+def json_decimal(text: str) -> Decimal:
+    """``parse_float`` for provider JSON: the wire text as a ``Decimal``, never a float.
+
+    ``Decimal`` raises ``InvalidOperation`` (an ``ArithmeticError``) for an exponent beyond its
+    context (``1e999999999999999999``); as a ``ValueError`` it is refused like any other malformed
+    body instead of escaping the JSON error handling.
+    """
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"number out of range: {text[:40]}") from None
+
+
 def loads_exact(data: str | bytes) -> Any:
     """``json.loads`` that decodes every non-integer number as ``Decimal``."""
-    return json.loads(data, parse_float=Decimal)
+    return json.loads(data, parse_float=json_decimal)

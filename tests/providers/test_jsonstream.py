@@ -149,3 +149,8 @@ def test_convert_errors_propagate_unchanged() -> None:
 
     with pytest.raises(Refused):
         read_object(iter([b'{"data": [1]}']), "data", refuse)
+
+
+def test_a_number_beyond_decimals_range_is_refused_as_malformed() -> None:
+    with pytest.raises(ValueError, match="number out of range"):
+        read(b'{"data": [{"amount": 10e0999999999999999999}]}', [3])

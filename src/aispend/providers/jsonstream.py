@@ -21,12 +21,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Generic, TypeVar
+
+from aispend.money import json_decimal
 
 T = TypeVar("T")
 
-_DECODER = json.JSONDecoder(parse_float=Decimal)
+_DECODER = json.JSONDecoder(parse_float=json_decimal)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's four, exactly as the json module skips them
 # Bytes handed to the UTF-8 decoder at a time: a transport (or MockTransport) may deliver the
 # whole body as one chunk, and decoding that at once would hold all of its text.
