@@ -66,8 +66,16 @@ fi
 ok "base image $BASE"
 
 # ------------------------------------------------------------------------------------ build
+# Behind a TLS-intercepting proxy the package index is signed by a local CA the base image does not
+# trust: lend the host's bundle to the build's RUN steps only (mounted, never copied into a layer).
+build_mounts=()
+host_ca=${PIP_CERT:-${SSL_CERT_FILE:-}}
+if [ -n "$host_ca" ] && [ -f "$host_ca" ]; then
+  printf '[global]\ncert = /run/host-ca.crt\n' >"$WORK/pip.conf"
+  build_mounts=(--volume "$host_ca:/run/host-ca.crt:ro" --volume "$WORK/pip.conf:/etc/pip.conf:ro")
+fi
 start=$(date +%s)
-buildah "${STORE[@]}" bud --isolation chroot --layers -q -t "$IMAGE" . >"$WORK/build.log" 2>&1 \
+buildah "${STORE[@]}" bud --isolation chroot --layers -q "${build_mounts[@]}" -t "$IMAGE" . >"$WORK/build.log" 2>&1 \
   || { tail -30 "$WORK/build.log"; fail "image build"; }
 ok "built $IMAGE in $(( $(date +%s) - start )) s"
 
