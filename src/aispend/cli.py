@@ -20,7 +20,7 @@ from aispend import __version__
 from aispend.clock import parse_month, utcnow
 from aispend.config import Config, ConfigError, load_config
 from aispend.console import print_movers, print_poll_summary, print_project, print_runway, print_team_report
-from aispend.ingest import clients_from_settings, poller_from_settings
+from aispend.ingest import clients_from_settings, configured_providers, poller_from_settings
 from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.service import SpendService
 from aispend.settings import Settings
@@ -103,10 +103,15 @@ def _month_arg(text: str | None) -> date | None:
         raise UsageError(str(exc)) from None
 
 
+def _service(settings: Settings, config: Config) -> SpendService:
+    """The store read for the configured providers only (the others are left out, not $0)."""
+    return SpendService(open_store(settings.database_url), config, providers=configured_providers(settings))
+
+
 def cmd_spend(args: argparse.Namespace, settings: Settings) -> int:
     config = load(settings)
     month = _month_arg(args.month)
-    service = SpendService(open_store(settings.database_url), config)
+    service = _service(settings, config)
     now = utcnow()
     if args.project:
         report = service.project_report(args.project, now, month)
@@ -134,7 +139,7 @@ def cmd_spend(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_credits(args: argparse.Namespace, settings: Settings) -> int:
     config = load(settings)
-    runway = SpendService(open_store(settings.database_url), config).runway(utcnow())
+    runway = _service(settings, config).runway(utcnow())
     if args.json:
         sys.stdout.write(json.dumps(runway_json(runway)) + "\n")
     else:

@@ -11,7 +11,7 @@ text) goes through :func:`shown` before rich sees it: rich reads ``[...]`` as ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from rich.console import Console
@@ -20,8 +20,16 @@ from rich.table import Table
 
 from aispend.ingest import PollSummary
 from aispend.money import fmt_usd
-from aispend.records import PollStatus
-from aispend.spend.model import Mover, ProjectReport, Runway, TeamReport
+from aispend.records import PollStatus, Provider
+from aispend.spend.model import (
+    DataStatus,
+    Mover,
+    ProjectReport,
+    Runway,
+    TeamReport,
+    missing_providers,
+    shown_providers,
+)
 from aispend.text import neutralise
 
 __all__ = [
@@ -71,15 +79,44 @@ def print_poll_summary(summary: PollSummary, console: Console) -> None:
         )
 
 
+def _amount(amounts: Mapping[Provider, Decimal], provider: Provider, data: DataStatus) -> str:
+    """A provider's cell: the amount, ``unknown (reason)`` without data, ``—`` if not configured."""
+    if provider in amounts:
+        return fmt_usd(amounts[provider])
+    state = data[provider].state if provider in data else "ok"
+    if state == "not_configured":
+        return "—"
+    return f"unknown ({state.replace('_', ' ')})"
+
+
+def print_data_notes(data: DataStatus, console: Console) -> None:
+    """Say which providers' figures are unknown, and why, before any table."""
+    if data and not shown_providers(data):
+        console.print(
+            "[yellow]No provider is configured (set OPENAI_ADMIN_KEY / OPENROUTER_MANAGEMENT_KEY).[/]"
+        )
+    for provider in missing_providers(data):
+        found = data[provider]
+        since = f", last success {found.last_success_at:%Y-%m-%d %H:%M} UTC" if found.last_success_at else ""
+        console.print(
+            f"[yellow]{provider}: figures unknown ({found.state.replace('_', ' ')}{since}); "
+            "see `aispend check --keys` or /aispend health.[/]"
+        )
+
+
 def print_project(report: ProjectReport, console: Console) -> None:
     pace = report.pace
-    budget = f" of {fmt_usd(pace.budget)} ({pace.used_percent}%)" if pace.budget is not None else ""
-    console.print(
-        f"[bold]{shown(report.project)}[/] · {report.month:%Y-%m} · {fmt_usd(report.total)}{budget}"
-    )
+    print_data_notes(report.data, console)
+    total = fmt_usd(report.total) if report.known else "unknown"
+    budget = ""
+    if pace.budget is not None:
+        used = f" ({pace.used_percent}%)" if pace.used_percent is not None else ""
+        budget = f" of {fmt_usd(pace.budget)}{used}"
+    console.print(f"[bold]{shown(report.project)}[/] · {report.month:%Y-%m} · {total}{budget}")
     forecast = f", forecast {fmt_usd(pace.forecast)}" if pace.forecast is not None else ""
     crosses = f", crosses budget {pace.crosses_on}" if pace.crosses_on is not None else ""
-    console.print(f"pace: {pace.status}{forecast}{crosses} · owner: {shown(report.owner or '—')}")
+    left_out = f" (without {', '.join(pace.left_out)})" if pace.left_out else ""
+    console.print(f"pace: {pace.status}{forecast}{crosses}{left_out} · owner: {shown(report.owner or '—')}")
     table = Table(show_header=True)
     table.add_column("provider")
     table.add_column("model")
@@ -95,17 +132,20 @@ def print_project(report: ProjectReport, console: Console) -> None:
 
 
 def print_team_report(report: TeamReport, console: Console) -> None:
+    print_data_notes(report.data, console)
+    data = report.data
+    providers = shown_providers(data)
     table = Table(title=f"Spend {report.month:%Y-%m} (as of {report.as_of:%Y-%m-%d %H:%M} UTC)")
-    for column in ("project", "owner", "openai", "openrouter", "total", "budget", "pace", "forecast"):
+    for column in ("project", "owner", *providers, "total", "budget", "pace", "forecast"):
         table.add_column(column, justify="left" if column in ("project", "owner", "pace") else "right")
+    known = report.known
     for project in report.projects:
         pace = project.pace
         table.add_row(
             shown(project.project),
             shown(project.owner or "—"),
-            fmt_usd(project.by_provider.get("openai", Decimal(0))),
-            fmt_usd(project.by_provider.get("openrouter", Decimal(0))),
-            fmt_usd(project.total),
+            *(_amount(project.by_provider, p, data) for p in providers),
+            fmt_usd(project.total) if known else "unknown",
             fmt_usd(pace.budget) if pace.budget is not None else "—",
             pace.status,
             fmt_usd(pace.forecast) if pace.forecast is not None else "—",
@@ -114,9 +154,8 @@ def print_team_report(report: TeamReport, console: Console) -> None:
     table.add_row(
         "[italic]unattributed[/]",
         "",
-        fmt_usd(unattributed.by_provider.get("openai", Decimal(0))),
-        fmt_usd(unattributed.by_provider.get("openrouter", Decimal(0))),
-        fmt_usd(unattributed.total),
+        *(_amount(unattributed.by_provider, p, data) for p in providers),
+        fmt_usd(unattributed.total) if known else "unknown",
         "",
         "",
         "",
@@ -124,9 +163,8 @@ def print_team_report(report: TeamReport, console: Console) -> None:
     table.add_row(
         "[bold]total[/]",
         "",
-        fmt_usd(report.provider_totals.get("openai", Decimal(0))),
-        fmt_usd(report.provider_totals.get("openrouter", Decimal(0))),
-        f"[bold]{fmt_usd(report.total)}[/]",
+        *(_amount(report.provider_totals, p, data) for p in providers),
+        f"[bold]{fmt_usd(report.total) if known else 'unknown'}[/]",
         "",
         "",
         "",
@@ -147,6 +185,16 @@ def print_movers(movers: Sequence[Mover], console: Console) -> None:
 
 
 def print_runway(runway: Runway, console: Console) -> None:
+    state = runway.data.state if runway.data is not None else "ok"
+    if state == "not_configured":
+        console.print("OpenRouter is not configured (set OPENROUTER_MANAGEMENT_KEY).")
+        return
+    if state == "no_permission":
+        console.print(
+            "[yellow]OpenRouter refused /credits: it needs a management key. Balance and runway unknown"
+            + (", showing the last reading." if runway.balance is not None else ".")
+            + "[/]"
+        )
     if runway.balance is None:
         console.print(
             "OpenRouter credits: no snapshot yet (run `aispend poll` with OPENROUTER_MANAGEMENT_KEY set)."

@@ -337,6 +337,16 @@ def clients_from_settings(settings: Settings) -> tuple[OpenAIClient | None, Open
     return openai, openrouter
 
 
+def configured_providers(settings: Settings) -> tuple[Provider, ...]:
+    """The providers with a key set: the others are absent from every answer (not $0)."""
+    found: list[Provider] = []
+    if secret(settings.openai_admin_key):
+        found.append("openai")
+    if secret(settings.openrouter_management_key):
+        found.append("openrouter")
+    return tuple(found)
+
+
 def poller_from_settings(engine: Engine, settings: Settings, *, backfill_days: int) -> Poller | None:
     """The production poller (what ``aispend poll`` and ``aispend serve`` run); None without keys."""
     openai, openrouter = clients_from_settings(settings)

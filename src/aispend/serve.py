@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from aispend.clock import utcnow
 from aispend.config import Config
-from aispend.ingest import Poller, PollSummary, poller_from_settings
+from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
 from aispend.scheduler import LeaderLock, build_scheduler
 from aispend.service import SpendService
 from aispend.settings import Settings, secret
@@ -95,7 +95,12 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     bot_token = secret(settings.slack_bot_token)
     assert bot_token is not None
     engine = open_store(settings.database_url)  # polls, migrations, the leader lock
-    service = SpendService(_request_engine(engine, settings.database_url), config)
+    service = SpendService(
+        _request_engine(engine, settings.database_url),
+        config,
+        stale_after=timedelta(minutes=3 * config.poll_interval_minutes),
+        providers=configured_providers(settings),
+    )
     # Slack answers and /healthz read through deadlines: a hung database gets a polite answer.
     guarded = GuardedReader(service, CallGuard())
     audience = HomeAudience()

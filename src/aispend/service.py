@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -26,10 +27,12 @@ from aispend.records import PROVIDERS, PollStatus
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import (
+    DataStatus,
     MixReport,
     MonthSpend,
     Mover,
     ProjectReport,
+    ProviderData,
     RoutesReport,
     Runway,
     SpendLine,
@@ -42,10 +45,20 @@ from aispend.spend.reports import (
     reclock,
     reclock_team,
     team_report,
+    usable_providers,
 )
 from aispend.spend.runway import credit_runway
+from aispend.spend.status import (
+    CREDITS_ENDPOINTS,
+    EndpointRun,
+    data_status,
+    endpoint_state,
+    for_month,
+    status_key,
+)
 from aispend.store import reads
 from aispend.store.engine import ping, session_scope
+from aispend.store.models import PollRun
 from aispend.store.reads import Scope
 
 _DAY = timedelta(days=1)
@@ -57,13 +70,24 @@ class SpendService:
     """Answers every ``SpendReader`` question from the store; never calls a provider."""
 
     def __init__(
-        self, engine: Engine, config: Config, *, stale_after: timedelta = timedelta(hours=2)
+        self,
+        engine: Engine,
+        config: Config,
+        *,
+        stale_after: timedelta = timedelta(hours=2),
+        providers: Collection[str] = PROVIDERS,
     ) -> None:
+        """``providers``: the ones with a key configured (see ``ingest.configured_providers``);
+        the others are left out of every answer. Figures older than ``stale_after`` (at least
+        three poll intervals) are shown as stale, not as current."""
         self._engine = engine
         self._config = config
         self._stale_after = stale_after
+        self._data_stale_after = max(stale_after, timedelta(minutes=3 * config.poll_interval_minutes))
+        self._providers = frozenset(providers)
         self._lock = threading.Lock()
         self._cached: tuple[int, Matcher] | None = None
+        self._runs: tuple[int, tuple[EndpointRun, ...]] | None = None
         # Reports per (generation, month, UTC day, project): the store only changes when a poll
         # writes (every poll write adds a poll run, bumping the generation), and within a UTC day
         # only the as-of and the pace depend on the clock, so a cached report is re-clocked per
@@ -87,6 +111,28 @@ class SpendService:
         with self._lock:
             self._cached = (generation, matcher)
         return generation, matcher
+
+    def _endpoint_runs(self, session: Session, generation: int) -> tuple[EndpointRun, ...]:
+        """The newest run and last success per endpoint, read once per store generation."""
+        with self._lock:
+            if self._runs is not None and self._runs[0] == generation:
+                return self._runs[1]
+        runs = _endpoint_runs(reads.latest_runs(session))
+        with self._lock:
+            self._runs = (generation, runs)
+        return runs
+
+    def _status(self, session: Session, generation: int, now: datetime, month: date) -> DataStatus:
+        runs = self._endpoint_runs(session, generation)
+        status = data_status(runs, self._providers, now, stale_after=self._data_stale_after)
+        return for_month(status, month, now)
+
+    def data_status(self, now: datetime, month: date | None = None) -> DataStatus:
+        """Per provider, whether its figures for ``month`` (default: this one) can be shown."""
+        now = ensure_utc(now)
+        with session_scope(self._engine) as session:
+            generation = reads.generation(session)
+            return self._status(session, generation, now, month_start(month or now.date()))
 
     def _cached_report(self, key: tuple[object, ...]) -> ProjectReport | TeamReport | None:
         with self._lock:
@@ -135,16 +181,24 @@ class SpendService:
         return [line for line in filled if line.provisional and line.model is None]
 
     def _month_spend(
-        self, session: Session, matcher: Matcher, first: date, now: datetime, scope: Scope
+        self,
+        session: Session,
+        matcher: Matcher,
+        first: date,
+        now: datetime,
+        scope: Scope,
+        status: DataStatus,
     ) -> MonthSpend:
         """Month totals per grouping, daily totals per project, and the provisional fills.
 
         Each reference with spend this month is attributed once (the domain's matcher decides);
         the database then sums the day rollup per project, so the rows that cross the wire are
-        (project, day) sums, not (reference, day) rows.
+        (project, day) sums, not (reference, day) rows. Providers without data (``status``) are
+        not read at all: their figures are unknown, not zero.
         """
         end = next_month(first)
-        month_lines = reads.month_lines(session, first, scope)
+        usable = usable_providers(status)
+        month_lines = [m for m in reads.month_lines(session, first, scope) if m.provider in usable]
         labels: list[reads.RefLabel] = []
         for provider, project_ref, key_ref in {(m.provider, m.project_ref, m.key_ref) for m in month_lines}:
             project = matcher.project_for_ref(provider, project_ref, key_ref)
@@ -152,7 +206,11 @@ class SpendService:
                 labels.append((provider, project_ref, key_ref, project))
         sums = reads.labelled_day_totals(session, first, end, labels)
         daily = {project: {day: from_nanos(n) for day, n in days.items()} for project, days in sums.items()}
-        fills = self._provisional_openrouter_lines(session, first, end, now, scope)
+        fills = (
+            self._provisional_openrouter_lines(session, first, end, now, scope)
+            if "openrouter" in usable
+            else []
+        )
         fill_daily, provisional = daily_by_project(fills, matcher)
         for project, fill_days in fill_daily.items():
             days = daily.setdefault(project, {})
@@ -160,13 +218,23 @@ class SpendService:
                 days[day] = days.get(day, Decimal(0)) + amount
         return MonthSpend(first, [*month_lines, *fills], daily, provisional)
 
-    def _recent_lines(self, session: Session, now: datetime, scope: Scope = reads.ALL) -> list[SpendLine]:
+    def _recent_lines(
+        self, session: Session, now: datetime, status: DataStatus, scope: Scope = reads.ALL
+    ) -> list[SpendLine]:
         """Two weeks of spend summed per week (lines dated each week's first day) plus the
-        provisional OpenRouter fills of those days: what mix and movers compare."""
+        provisional OpenRouter fills of those days: what mix and movers compare (providers
+        with data only)."""
         wk = weeks(now)
         end = wk.this_end + _DAY
-        lines = reads.week_lines(session, wk.last_start, wk.this_start, end, scope)
-        return [*lines, *self._provisional_openrouter_lines(session, wk.last_start, end, now, scope)]
+        usable = usable_providers(status)
+        lines = [
+            line
+            for line in reads.week_lines(session, wk.last_start, wk.this_start, end, scope)
+            if line.provider in usable
+        ]
+        if "openrouter" in usable:
+            lines.extend(self._provisional_openrouter_lines(session, wk.last_start, end, now, scope))
+        return lines
 
     # --------------------------------------------------------------------------- questions
 
@@ -178,12 +246,14 @@ class SpendService:
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
-            key = (generation, first, now.date(), project.name)
+            status = self._status(session, generation, now, first)
+            key = (generation, first, now.date(), project.name, status_key(status))
             cached = self._cached_report(key)
             if isinstance(cached, ProjectReport):
                 return reclock(cached, now)
-            data = self._month_spend(session, matcher, first, now, self._scope_for(matcher, project.name))
-        report = project_report(matcher, project.name, data, now)
+            scope = self._scope_for(matcher, project.name)
+            data = self._month_spend(session, matcher, first, now, scope, status)
+        report = project_report(matcher, project.name, data, now, status)
         self._remember(key, report)
         return report
 
@@ -192,12 +262,13 @@ class SpendService:
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
-            key = (generation, first, now.date(), None)
+            status = self._status(session, generation, now, first)
+            key = (generation, first, now.date(), None, status_key(status))
             cached = self._cached_report(key)
             if isinstance(cached, TeamReport):
                 return reclock_team(cached, now)
-            data = self._month_spend(session, matcher, first, now, reads.ALL)
-        report = team_report(matcher, data, now)
+            data = self._month_spend(session, matcher, first, now, reads.ALL, status)
+        report = team_report(matcher, data, now, status)
         self._remember(key, report)
         return report
 
@@ -207,6 +278,10 @@ class SpendService:
         start, end = today - 8 * _DAY, today + _DAY
         openrouter_only = Scope(openai_projects=_NO_OPENAI)
         with session_scope(self._engine) as session:
+            generation = reads.generation(session)
+            runs = {
+                r.endpoint: r for r in self._endpoint_runs(session, generation) if r.provider == "openrouter"
+            }
             snapshots = reads.credit_snapshots(session, now - timedelta(hours=48))
             keys = reads.openrouter_keys(session)
             rows = reads.day_rows(session, start, end, openrouter_only)
@@ -216,7 +291,11 @@ class SpendService:
             for provider, day, _project, key, nanos in rows
             if provider == "openrouter"
         ]
-        return credit_runway(
+        if "openrouter" not in self._providers:
+            credits = ProviderData("not_configured")
+        else:
+            credits = endpoint_state(runs, CREDITS_ENDPOINTS, now, self._stale_after)
+        runway = credit_runway(
             snapshots,
             [*lines, *fills],
             keys,
@@ -225,16 +304,18 @@ class SpendService:
             low_runway_days=self._config.openrouter.low_runway_days,
             stale_after=self._stale_after,
         )
+        return replace(runway, data=credits)
 
     def mix(self, now: datetime, project: str | None = None) -> MixReport:
         now = ensure_utc(now)
         config = self._config.project(project) if project is not None else None
         with session_scope(self._engine) as session:
-            _generation, matcher = self._matcher(session)
+            generation, matcher = self._matcher(session)
+            status = self._status(session, generation, now, now.date())
             scope = self._scope_for(matcher, config.name) if config is not None else reads.ALL
-            lines = self._recent_lines(session, now, scope)
+            lines = self._recent_lines(session, now, status, scope)
         name = config.name if config is not None else project
-        return model_mix(lines, now, project=name, matcher=matcher)
+        return model_mix(lines, now, project=name, matcher=matcher, data=status)
 
     def routes(self, now: datetime) -> RoutesReport:
         now = ensure_utc(now)
@@ -246,8 +327,9 @@ class SpendService:
     def movers(self, now: datetime) -> tuple[Mover, ...]:
         now = ensure_utc(now)
         with session_scope(self._engine) as session:
-            _generation, matcher = self._matcher(session)
-            lines = self._recent_lines(session, now)
+            generation, matcher = self._matcher(session)
+            status = self._status(session, generation, now, now.date())
+            lines = self._recent_lines(session, now, status)
         return movers(lines, matcher, now)
 
     def last_poll_at(self) -> datetime | None:
@@ -287,3 +369,26 @@ class SpendService:
             endpoints=tuple(sorted(newest.values(), key=lambda h: (h.provider, h.endpoint))),
             key_level_costs=key_level,
         )
+
+
+def _endpoint_runs(runs: Sequence[PollRun]) -> tuple[EndpointRun, ...]:
+    """``reads.latest_runs`` (newest run per endpoint plus its newest success, by id) folded into
+    one record per endpoint."""
+    newest: dict[tuple[str, str], EndpointRun] = {}
+    last_ok: dict[tuple[str, str], datetime] = {}
+    for run in runs:
+        key = (run.provider, run.endpoint)
+        if run.status == "ok":
+            started = ensure_utc(run.started_at)
+            last_ok[key] = max(last_ok.get(key, started), started)
+    for run in runs:  # ordered by id: the last one per endpoint wins
+        key = (run.provider, run.endpoint)
+        newest[key] = EndpointRun(
+            provider=key[0],
+            endpoint=key[1],
+            last_status=run.status,
+            last_attempt_at=run.started_at,
+            last_success_at=last_ok.get(key),
+            error=run.error,
+        )
+    return tuple(newest.values())

@@ -124,7 +124,8 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
             return Answer(routes_message(reader.routes(now)), True)
         case "unattributed":
             month = reader.team_report(now)
-            return Answer(unattributed_message(month.unattributed, month=month.month), True)
+            reply = unattributed_message(month.unattributed, month=month.month, data=month.data, tz=config.tz)
+            return Answer(reply, True)
         case "health":
             return Answer(health_message(reader.health(now), tz=config.tz), True)
     return Answer(help_message())

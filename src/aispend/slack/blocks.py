@@ -21,15 +21,20 @@ from aispend.records import PollStatus, Provider
 from aispend.slack import messages as msg
 from aispend.slack.mrkdwn import code, escape, mention
 from aispend.spend.model import (
+    DataStatus,
     MixReport,
     Pace,
     PaceStatus,
     ProjectReport,
+    ProviderData,
     RouteCost,
     RoutesReport,
     Runway,
     TeamReport,
     Unattributed,
+    has_any_data,
+    missing_providers,
+    shown_providers,
 )
 from aispend.text import neutralise
 
@@ -53,7 +58,9 @@ PACE_EMOJI: dict[PaceStatus, str] = {
     "over": ":red_circle:",
     "insufficient_history": ":white_circle:",
     "no_budget": ":heavy_minus_sign:",
+    "no_data": ":grey_question:",
 }
+_UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +185,58 @@ def _month(day: date) -> str:
     return f"{day:%B %Y}"
 
 
-def _provider_parts(totals: dict[Provider, Decimal]) -> str:
-    return " · ".join(f"{msg.provider(p)} {fmt_usd(v)}" for p, v in totals.items())
+def provider_parts(totals: dict[Provider, Decimal], data: DataStatus | None = None) -> str:
+    """``OpenAI $1.00 · OpenRouter unknown``: configured providers only, unknown never as $0."""
+    parts = []
+    for p in shown_providers(data or {}):
+        name = msg.provider(p)
+        parts.append(f"{name} {fmt_usd(totals[p])}" if p in totals else msg.unknown_part(name))
+    return " · ".join(parts)
+
+
+# -------------------------------------------------------------------------------- missing data
+
+
+def data_reason(data: ProviderData, tz: ZoneInfo) -> str:
+    since = fmt_moment(data.last_success_at, tz) if data.last_success_at is not None else None
+    return msg.data_reason(data.state, since)
+
+
+def data_notes(data: DataStatus, tz: ZoneInfo) -> list[str]:
+    """One warning per configured provider whose figures are unknown, saying why."""
+    return [msg.data_missing(msg.provider(p), data_reason(data[p], tz)) for p in missing_providers(data)]
+
+
+def provider_amount_lines(amounts: dict[Provider, Decimal], data: DataStatus) -> list[str]:
+    """One ``$ amount  Provider`` line per configured provider; ``unknown`` where there is no data."""
+    shown = shown_providers(data)
+    known = [amounts[p] for p in shown if p in amounts]
+    column = iter(money_column(known))
+    texts = [next(column) if p in amounts else msg.UNKNOWN for p in shown]
+    width = max((len(t) for t in texts), default=0)
+    return [f"`{t.rjust(width)}`  {msg.provider(p)}" for t, p in zip(texts, shown, strict=True)]
+
+
+def _names(providers: Iterable[Provider]) -> str:
+    return " and ".join(msg.provider(p) for p in providers)
 
 
 # --------------------------------------------------------------------------------------- project
 
 
 def pace_text(pace: Pace) -> str:
+    """The pace sentence; names the providers left out of it, if any."""
+    text = _pace_sentence(pace)
+    if pace.left_out and pace.status != "no_data":
+        text += " " + msg.pace_left_out(_names(pace.left_out))
+    return text
+
+
+def _pace_sentence(pace: Pace) -> str:
     forecast = fmt_usd(pace.forecast) if pace.forecast is not None else None
     match pace.status:
+        case "no_data":
+            return msg.PACE_NO_DATA
         case "insufficient_history":
             return msg.pace_insufficient(pace.days_of_data)
         case "no_budget":
@@ -204,35 +253,47 @@ def pace_text(pace: Pace) -> str:
             return msg.pace_on_track(forecast or fmt_usd(pace.spent))
 
 
-def project_summary(report: ProjectReport) -> str:
-    """Total, budget bar and pace: shared by the project answer and the App Home."""
+def project_summary(report: ProjectReport, tz: ZoneInfo = _UTC) -> str:
+    """Total, budget bar and pace: shared by the project answer and the App Home.
+
+    A provider without data is named with the reason, never counted as $0; without any data
+    there is no total and no pace.
+    """
     pace = report.pace
+    if not shown_providers(report.data):
+        return msg.NO_PROVIDER
+    notes = data_notes(report.data, tz)
+    if not report.known:
+        return "\n".join([msg.SPEND_UNKNOWN, *notes, f"{PACE_EMOJI['no_data']} {msg.PACE_NO_DATA}"])
     through = report.daily[-1].day if report.daily else report.as_of.date()
-    lines = [msg.spent_this_month(fmt_usd(report.total), fmt_day(through))]
+    if report.missing:
+        with_data = [p for p in shown_providers(report.data) if p in report.by_provider]
+        lines = [msg.spent_from(fmt_usd(report.total), fmt_day(through), _names(with_data))]
+    else:
+        lines = [msg.spent_this_month(fmt_usd(report.total), fmt_day(through))]
     if pace.budget is not None and pace.used_percent is not None:
         lines.append(msg.budget_line(budget_bar(pace.used_percent), fmt_usd(pace.budget)))
     lines.append(f"{PACE_EMOJI[pace.status]} {pace_text(pace)}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *notes])
 
 
 def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: datetime | None) -> Message:
     blocks: list[Block] = [header(msg.project_title(report.project, _month(report.month)))]
-    blocks.append(section(project_summary(report)))
-    providers = list(report.by_provider.items())
-    column = money_column([usd for _, usd in providers])
-    lines = [f"`{amt}`  {msg.provider(p)}" for amt, (p, _) in zip(column, providers, strict=True)]
-    blocks.append(section("\n".join([msg.BY_PROVIDER, *lines])))
-    top = report.by_model[:TOP_MODELS]
-    if top:
-        column = money_column([m.usd for m in top])
-        lines = [
-            f"`{amt}`  {escape(m.model)} · {msg.provider(m.provider)}"
-            for amt, m in zip(column, top, strict=True)
-        ]
-        if len(report.by_model) > TOP_MODELS:
-            lines.append(msg.more_models(len(report.by_model) - TOP_MODELS))
-        blocks.append(section("\n".join([msg.TOP_MODELS, *lines])))
-    days = report.daily[-SPARK_DAYS:]
+    blocks.append(section(project_summary(report, tz)))
+    if report.known:  # else the summary says what is missing; no table of unknowns
+        lines = provider_amount_lines(report.by_provider, report.data)
+        blocks.append(section("\n".join([msg.BY_PROVIDER, *lines])))
+        top = report.by_model[:TOP_MODELS]
+        if top:
+            column = money_column([m.usd for m in top])
+            lines = [
+                f"`{amt}`  {escape(m.model)} · {msg.provider(m.provider)}"
+                for amt, m in zip(column, top, strict=True)
+            ]
+            if len(report.by_model) > TOP_MODELS:
+                lines.append(msg.more_models(len(report.by_model) - TOP_MODELS))
+            blocks.append(section("\n".join([msg.TOP_MODELS, *lines])))
+    days = report.daily[-SPARK_DAYS:] if report.known else ()
     if days:
         values = [d.usd for d in days]
         trend = msg.trend(len(days), sparkline(values), fmt_usd(max(values)))
@@ -251,9 +312,8 @@ def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: dateti
         if pace.budget is not None and pace.used_percent is not None
         else ""
     )
-    return message(
-        msg.project_fallback(escape(report.project), fmt_usd(report.total), budget, pace_text(pace)), blocks
-    )
+    total = fmt_usd(report.total) if report.known else msg.UNKNOWN
+    return message(msg.project_fallback(escape(report.project), total, budget, pace_text(pace)), blocks)
 
 
 # -------------------------------------------------------------------------------------- projects
@@ -267,8 +327,14 @@ def projects_message(
     last_poll_at: datetime | None,
 ) -> Message:
     blocks: list[Block] = [header(msg.projects_title(_month(month.month)))]
+    if not shown_providers(month.data):
+        blocks.append(section(msg.NO_PROVIDER))
+    elif month.missing:
+        blocks.append(section("\n".join(data_notes(month.data, tz))))
     shown = [p for p in month.projects if visible(p)]
     column = money_column([p.total for p in shown] + [month.unattributed.total, month.total])
+    if not month.known:  # unknown is not $0.00
+        column = [msg.UNKNOWN.rjust(len(column[0]))] * len(column)
     amounts = dict(zip([p.project for p in shown], column, strict=False))
     lines: list[str] = []
     for report in sorted(month.projects, key=lambda r: (-r.total, r.project.lower())):
@@ -290,7 +356,7 @@ def projects_message(
         lines.append(msg.NO_PROJECTS)
     lines.append(msg.unattributed_row(column[-2]))
     if len(shown) == len(month.projects):  # a total would reveal restricted projects by subtraction
-        lines.append(msg.total_row(column[-1], _provider_parts(month.provider_totals)))
+        lines.append(msg.total_row(column[-1], provider_parts(month.provider_totals, month.data)))
     blocks.extend(line_sections(lines))
     blocks.append(context(msg.last_poll(fmt_moment(last_poll_at, tz))))
     return message(msg.projects_fallback(_month(month.month), len(month.projects)), blocks)
@@ -300,10 +366,24 @@ def projects_message(
 
 
 def runway_lines(runway: Runway, tz: ZoneInfo) -> list[str]:
+    state = runway.data.state if runway.data is not None else None
+    if state == "not_configured":
+        return [msg.CREDITS_NOT_CONFIGURED]
     if runway.balance is None:
-        return [msg.CREDITS_UNKNOWN]
-    status = {"depleted": msg.CREDITS_DEPLETED, "low": msg.CREDITS_LOW}.get(runway.status, msg.CREDITS_OK)
+        unknown = {
+            "no_permission": msg.CREDITS_NO_PERMISSION,
+            "never_polled": msg.CREDITS_NEVER,
+            "error": msg.CREDITS_FAILING,
+        }
+        return [unknown.get(state or "", msg.CREDITS_UNKNOWN)]
+    status = {
+        "depleted": msg.CREDITS_DEPLETED,
+        "low": msg.CREDITS_LOW,
+        "stale": msg.CREDITS_STALE_STATUS,
+    }.get(runway.status, msg.CREDITS_OK)
     lines = [status, msg.balance(fmt_usd(runway.balance))]
+    if state == "no_permission":
+        lines.insert(0, msg.CREDITS_NO_PERMISSION_NOW)
     if runway.burn_per_day is not None:
         lines.append(msg.burn(fmt_usd(runway.burn_per_day), runway.basis))
     if runway.days_left is not None:
@@ -350,9 +430,16 @@ def _pp(value: Decimal) -> str:
 def models_message(mix: MixReport) -> Message:
     project = escape(mix.project) if mix.project else None
     blocks: list[Block] = [header(msg.models_title(mix.project))]
+    if not shown_providers(mix.data) or not mix.known:
+        notes = data_notes(mix.data, _UTC)
+        text = msg.NO_PROVIDER if not shown_providers(mix.data) else msg.MODELS_UNKNOWN
+        blocks.append(section("\n".join([text, *notes])))
+        return message(text, blocks)
     blocks.append(
         section(msg.models_weeks(fmt_usd(mix.this_week), fmt_usd(mix.last_week), fmt_day(mix.week_start)))
     )
+    if mix.missing:
+        blocks.append(context(*data_notes(mix.data, _UTC)))
     if not mix.models:
         blocks.append(section(msg.NO_MODELS))
     else:
@@ -403,19 +490,28 @@ def routes_message(routes: RoutesReport) -> Message:
 # ---------------------------------------------------------------------------------- unattributed
 
 
-def unattributed_message(unattributed: Unattributed, *, month: date) -> Message:
+def unattributed_message(
+    unattributed: Unattributed, *, month: date, data: DataStatus | None = None, tz: ZoneInfo = _UTC
+) -> Message:
+    data = data or {}
     blocks: list[Block] = [header(msg.unattributed_title(_month(month)))]
     total = unattributed.total
-    if total == 0 and not unattributed.refs:
+    notes = data_notes(data, tz)
+    if not has_any_data(data):
+        blocks.append(
+            section(
+                "\n".join(
+                    [msg.NO_PROVIDER if not shown_providers(data) else msg.UNKNOWN_UNATTRIBUTED, *notes]
+                )
+            )
+        )
+        return message(msg.unattributed_fallback(msg.UNKNOWN), blocks)
+    if notes:
+        blocks.append(section("\n".join(notes)))
+    if total == 0 and not unattributed.refs and not notes:
         blocks.append(section(msg.ALL_ATTRIBUTED))
         return message(msg.unattributed_fallback(fmt_usd(total)), blocks)
-    providers = list(unattributed.by_provider.items())
-    column = money_column([usd for _, usd in providers])
-    blocks.append(
-        section(
-            "\n".join(f"`{amt}`  {msg.provider(p)}" for amt, (p, _) in zip(column, providers, strict=True))
-        )
-    )
+    blocks.append(section("\n".join(provider_amount_lines(unattributed.by_provider, data))))
     if unattributed.refs:
         column = money_column([r.usd for r in unattributed.refs])
         lines = []

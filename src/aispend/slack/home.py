@@ -28,16 +28,18 @@ from aispend.slack.blocks import (
     Block,
     button,
     context,
+    data_notes,
     divider,
     fmt_moment,
     header,
     limit_blocks,
     project_summary,
+    provider_parts,
     runway_lines,
     section,
 )
 from aispend.slack.mrkdwn import escape
-from aispend.spend.model import Runway, TeamReport
+from aispend.spend.model import Runway, TeamReport, shown_providers
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +83,17 @@ def home_view(
         totals, parts = month.total, month.provider_totals
     else:
         totals = sum((p.total for p in mine), Decimal(0))
-        parts = {}
+        parts = {p: Decimal(0) for p in month.provider_totals}  # providers with data only
         for report in mine:
             for provider, usd in report.by_provider.items():
                 parts[provider] = parts.get(provider, Decimal(0)) + usd
-    part_text = " · ".join(f"{msg.provider(p)} {fmt_usd(v)}" for p, v in parts.items())
-    blocks.append(section(msg.home_total(fmt_usd(totals), part_text)))
+    if not shown_providers(month.data):
+        blocks.append(section(msg.NO_PROVIDER))
+    else:
+        amount = fmt_usd(totals) if month.known else msg.UNKNOWN
+        blocks.append(section(msg.home_total(amount, provider_parts(parts, month.data))))
+        if month.missing:
+            blocks.append(context(*data_notes(month.data, tz)))
     blocks.append(
         {"type": "actions", "elements": [button(msg.HOME_REFRESH, REFRESH_ACTION)]},
     )
@@ -96,7 +103,7 @@ def home_view(
     if not mine:
         blocks.append(section(msg.HOME_NO_PROJECTS))
     for report in sorted(mine, key=lambda r: (-r.total, r.project.lower())):
-        blocks.append(section(f"*{escape(report.project)}*\n{project_summary(report)}"))
+        blocks.append(section(f"*{escape(report.project)}*\n{project_summary(report, tz)}"))
     tail: list[Block] = [
         divider(),
         section(msg.HOME_CREDITS + "\n" + "\n".join(runway_lines(runway, tz))),

@@ -41,6 +41,47 @@ def provider(name: Provider) -> str:
     return PROVIDER_NAMES.get(name, name)
 
 
+# ------------------------------------------------------------------------- data that is missing
+
+UNKNOWN = "unknown"
+DATA_REASONS = {
+    "no_permission": "no permission (the key lacks a scope; see `/aispend health`)",
+    "error": "its polls are failing (see `/aispend health`)",
+    "never_polled": "not polled yet",
+    "not_configured": "not configured",
+}
+
+
+def data_reason(state: str, since: str | None) -> str:
+    """Why a provider's figures are unknown (``since``: its last successful poll, formatted)."""
+    if state == "stale":
+        return f"no successful poll since {since}" if since else "its data is out of date"
+    return DATA_REASONS.get(state, state)
+
+
+def data_missing(provider_name: str, reason: str) -> str:
+    return f":warning: {provider_name} figures unknown: {reason}."
+
+
+SPEND_UNKNOWN = "*Spend unknown*: no provider has current data for this month."
+PACE_NO_DATA = "No pace or forecast without data."
+NO_PROVIDER = (
+    "No provider is configured: set `OPENAI_ADMIN_KEY` and/or `OPENROUTER_MANAGEMENT_KEY` and run a poll."
+)
+
+
+def spent_from(total: str, through: str, providers: str) -> str:
+    return f"*{total}* spent this month on {providers} (through {through} UTC)"
+
+
+def pace_left_out(names: str) -> str:
+    return f"(from the providers with data; {names} left out)"
+
+
+def unknown_part(provider_name: str) -> str:
+    return f"{provider_name} unknown"
+
+
 # -------------------------------------------------------------------------------------------- help
 
 HELP_TITLE = "aispend: AI API spend across OpenAI and OpenRouter"
@@ -206,6 +247,20 @@ CREDITS_TITLE = "OpenRouter credits"
 CREDITS_UNKNOWN = (
     "No OpenRouter credit reading yet. Is `OPENROUTER_MANAGEMENT_KEY` set? See `/aispend health`."
 )
+CREDITS_NOT_CONFIGURED = (
+    "OpenRouter is not configured: set `OPENROUTER_MANAGEMENT_KEY` to see the balance and runway."
+)
+CREDITS_NO_PERMISSION = (
+    ":no_entry: OpenRouter refused the credit balance: `/credits` needs a *management* key "
+    "(see `/aispend health`). Balance and runway unknown."
+)
+CREDITS_STALE_STATUS = ":white_circle: The credit reading is out of date."
+CREDITS_NO_PERMISSION_NOW = (
+    ":no_entry: OpenRouter now refuses the credit balance (`/credits` needs a management key); "
+    "below is the last reading."
+)
+CREDITS_NEVER = "No OpenRouter credit reading yet: not polled yet."
+CREDITS_FAILING = ":warning: Reading the OpenRouter balance keeps failing (see `/aispend health`)."
 CREDITS_DEPLETED = ":red_circle: Credits are used up: requests fail with 402 until someone tops up."
 CREDITS_LOW = ":warning: Credits are low: top up soon."
 CREDITS_OK = ":large_green_circle: Credits are fine."
@@ -259,6 +314,7 @@ def models_weeks(this_week: str, last_week: str, start: str) -> str:
 
 NEW_BADGE = ":new: NEW"
 NO_MODELS = "No model spend in the last two weeks."
+MODELS_UNKNOWN = "Model mix unknown: no provider has current data."
 
 
 def models_fallback(project: str | None, this_week: str) -> str:
@@ -283,6 +339,7 @@ def unattributed_title(month: str) -> str:
     return f"Unattributed spend · {month}"
 
 
+UNKNOWN_UNATTRIBUTED = "Unattributed spend unknown: no provider has current data."
 ALL_ATTRIBUTED = ":white_check_mark: Every dollar this month belongs to a project."
 UNATTRIBUTED_REFS = "*Where it comes from*"
 UNATTRIBUTED_FIX = (

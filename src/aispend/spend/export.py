@@ -1,4 +1,4 @@
-"""JSON-ready dicts for ``aispend spend --json`` and ``aispend credits --json`` (DESIGN.md §4).
+"""JSON-ready dicts for ``aispend spend --json`` and ``aispend credits --json`` (the README's "Commands").
 
 Amounts are decimal *strings*, never floats: a float would lose the digits the report is exact to,
 and consumers (spreadsheets, jq, finance scripts) can parse a string into their own decimal type.
@@ -16,10 +16,27 @@ from typing import Any
 
 from aispend.clock import ensure_utc
 from aispend.money import usd_str
-from aispend.records import PROVIDERS
-from aispend.spend.model import Mover, ProjectReport, Runway, TeamReport, Unattributed
+from aispend.records import PROVIDERS, Provider
+from aispend.spend.model import (
+    DataStatus,
+    Mover,
+    ProjectReport,
+    Runway,
+    TeamReport,
+    Unattributed,
+    shown_providers,
+)
 
-__all__ = ["instant_str", "movers_json", "project_json", "runway_json", "team_json", "unattributed_json"]
+__all__ = [
+    "by_provider_json",
+    "instant_str",
+    "movers_json",
+    "project_json",
+    "provider_status_json",
+    "runway_json",
+    "team_json",
+    "unattributed_json",
+]
 
 _CENT = Decimal("0.01")
 
@@ -46,19 +63,35 @@ def _forecast(amount: Decimal | None) -> str | None:
     return None if amount is None else usd_str(amount.quantize(_CENT, rounding=ROUND_CEILING))
 
 
+def by_provider_json(amounts: dict[Provider, Decimal], data: DataStatus) -> dict[str, str | None]:
+    """Configured providers only; ``null`` for a provider without data (unknown is not zero)."""
+    return {p: usd_str(amounts[p]) if p in amounts else None for p in shown_providers(data)}
+
+
+def provider_status_json(data: DataStatus) -> dict[str, str]:
+    """``{"openai": "no_permission", "openrouter": "ok"}``; ``ok`` for all without a status."""
+    return {p: data[p].state if p in data else "ok" for p in PROVIDERS}
+
+
 def project_json(report: ProjectReport) -> dict[str, Any]:
-    """One project's report: the DESIGN.md §4 keys plus pace details, details and the daily series."""
+    """One project's report: the README's keys plus pace details, details and the daily series.
+
+    ``total_usd`` is ``null`` when no provider has data; ``by_provider`` names configured
+    providers only, ``null`` where the figure is unknown; ``provider_status`` says why.
+    """
     pace = report.pace
     return {
         "project": report.project,
         "month": report.month.strftime("%Y-%m"),
         "as_of": instant_str(report.as_of),
         "owner": report.owner,
-        "total_usd": usd_str(report.total),
+        "total_usd": usd_str(report.total) if report.known else None,
         "budget_usd": _opt(pace.budget),
         "forecast_usd": _forecast(pace.forecast),
         "pace": pace.status,
-        "by_provider": {p: usd_str(report.by_provider.get(p, Decimal(0))) for p in PROVIDERS},
+        "by_provider": by_provider_json(report.by_provider, report.data),
+        "provider_status": provider_status_json(report.data),
+        "pace_left_out": list(pace.left_out),
         "by_model": [
             {"provider": m.provider, "model": m.model, "usd": usd_str(m.usd)} for m in report.by_model
         ],
@@ -79,9 +112,10 @@ def project_json(report: ProjectReport) -> dict[str, Any]:
     }
 
 
-def unattributed_json(unattributed: Unattributed) -> dict[str, Any]:
-    """``{"openai": "…", "openrouter": "…", "refs": [...]}``: what to add to the config."""
-    out: dict[str, Any] = {p: usd_str(unattributed.by_provider.get(p, Decimal(0))) for p in PROVIDERS}
+def unattributed_json(unattributed: Unattributed, data: DataStatus | None = None) -> dict[str, Any]:
+    """``{"openai": "…", "openrouter": "…", "refs": [...]}``: what to add to the config
+    (``null`` for a provider without data, none for an unconfigured one)."""
+    out: dict[str, Any] = dict(by_provider_json(unattributed.by_provider, data or {}))
     out["refs"] = [
         {"provider": r.provider, "kind": r.kind, "ref": r.ref, "name": r.name, "usd": usd_str(r.usd)}
         for r in unattributed.refs
@@ -96,9 +130,10 @@ def team_json(report: TeamReport) -> dict[str, Any]:
         "month": report.month.strftime("%Y-%m"),
         "as_of": instant_str(report.as_of),
         "projects": [project_json(p) for p in report.projects],
-        "unattributed": unattributed_json(report.unattributed),
-        "total_usd": usd_str(report.total),
-        "by_provider": {p: usd_str(report.provider_totals.get(p, Decimal(0))) for p in PROVIDERS},
+        "unattributed": unattributed_json(report.unattributed, report.data),
+        "total_usd": usd_str(report.total) if report.known else None,
+        "by_provider": by_provider_json(report.provider_totals, report.data),
+        "provider_status": provider_status_json(report.data),
     }
 
 
@@ -131,6 +166,7 @@ def runway_json(runway: Runway) -> dict[str, Any]:
         "runs_out_on": _day(runway.runs_out_on),
         "stale": runway.stale,
         "status": runway.status,
+        "credits_status": "ok" if runway.data is None else runway.data.state,
         "low_keys": [
             {
                 "key_hash": k.key_hash,

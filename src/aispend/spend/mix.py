@@ -15,9 +15,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from aispend.clock import ensure_utc
 from aispend.records import OpenRouterActivity, Provider
 from aispend.spend.attribution import Matcher
-from aispend.spend.model import MixReport, ModelShare, Mover, RouteCost, RoutesReport, SpendLine
+from aispend.spend.model import DataStatus, MixReport, ModelShare, Mover, RouteCost, RoutesReport, SpendLine
 from aispend.spend.pace import percent_of
-from aispend.spend.reports import model_label
+from aispend.spend.reports import model_label, usable_providers
 
 __all__ = ["Weeks", "model_mix", "movers", "route_costs", "weeks"]
 
@@ -65,15 +65,18 @@ def model_mix(
     *,
     project: str | None = None,
     matcher: Matcher | None = None,
+    data: DataStatus | None = None,
 ) -> MixReport:
     """Share of spend per (provider, model) this week vs last week.
 
     ``lines``: prepared spend lines covering at least the last 14 complete UTC days. With
     ``project`` only that project's lines count (attributed with ``matcher``, which is then
     required). Shares are percent to 0.1; ``shift_pp`` is the difference of the rounded shares, so
-    it adds up with what is displayed. ``is_new``: spend this week, none last week.
+    it adds up with what is displayed. ``is_new``: spend this week, none last week. Lines of
+    providers without data (``data``, see ``spend/status.py``) are left out and the report says so.
     """
     wk = weeks(now)
+    usable = usable_providers(data)
     name: str | None = None
     if project is not None:
         if matcher is None:
@@ -86,7 +89,7 @@ def model_mix(
     totals = [_ZERO, _ZERO]
     for line in lines:
         slot = wk.week_index(line.day)
-        if slot is None:
+        if slot is None or line.provider not in usable:
             continue
         if name is not None and matcher is not None and matcher.project_for(line) != name:
             continue
@@ -117,6 +120,7 @@ def model_mix(
         this_week=totals[0],
         last_week=totals[1],
         models=tuple(shares),
+        data=dict(data or {}),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from aispend.records import Provider
+from aispend.records import PROVIDERS, Provider
 
 # ----------------------------------------------------------------------------------------- inputs
 
@@ -100,8 +100,36 @@ class Directory:
 
 # ---------------------------------------------------------------------------------------- outputs
 
-PaceStatus = Literal["on_track", "at_risk", "over", "insufficient_history", "no_budget"]
+PaceStatus = Literal["on_track", "at_risk", "over", "insufficient_history", "no_budget", "no_data"]
 Confidence = Literal["high", "medium", "low", "none"]
+DataState = Literal["ok", "stale", "no_permission", "error", "never_polled", "not_configured"]
+"""Whether a provider's figures can be shown (method in ``spend/status.py``): only ``ok`` can."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderData:
+    """How far a provider's stored figures can be trusted right now.
+
+    Anything but ``ok`` means the figure is *unknown*, never zero: a 403, a store that was never
+    polled or a poll that stopped succeeding all look like "$0" if rendered as a number.
+    """
+
+    state: DataState
+    last_success_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def configured(self) -> bool:
+        return self.state != "not_configured"
+
+
+DataStatus = dict[Provider, ProviderData]
+"""Per provider; a report without one (built by older callers and tests) treats every provider
+as ``ok``."""
 RunwayStatus = Literal["ok", "low", "depleted", "stale", "unknown"]
 
 
@@ -117,6 +145,7 @@ class Pace:
     daily_rate: Decimal | None
     crosses_on: date | None  # the UTC day the budget is (or was) crossed at the current rate
     days_of_data: int
+    left_out: tuple[Provider, ...] = ()  # configured providers without data, not in this pace
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +186,19 @@ class ProjectReport:
     daily: tuple[DayPoint, ...]  # every UTC day of the month up to as_of, zeros included
     provisional_since: date | None
     pace: Pace
+    # Per provider (``not_configured`` ones included). ``by_provider`` holds only providers with
+    # data; ``total`` sums those. Empty: every provider counts as having data.
+    data: DataStatus = field(default_factory=dict)
+
+    @property
+    def missing(self) -> tuple[Provider, ...]:
+        """Configured providers whose figures are unknown (not in ``total``)."""
+        return missing_providers(self.data)
+
+    @property
+    def known(self) -> bool:
+        """False when no provider has data: the total is unknown, not zero."""
+        return has_any_data(self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +232,19 @@ class TeamReport:
     projects: tuple[ProjectReport, ...]
     unattributed: Unattributed
     provider_totals: dict[Provider, Decimal]  # == sum over projects + unattributed, exactly
+    data: DataStatus = field(default_factory=dict)  # as in ProjectReport
 
     @property
     def total(self) -> Decimal:
         return sum(self.provider_totals.values(), Decimal(0))
+
+    @property
+    def missing(self) -> tuple[Provider, ...]:
+        return missing_providers(self.data)
+
+    @property
+    def known(self) -> bool:
+        return has_any_data(self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +275,7 @@ class Runway:
     stale: bool
     status: RunwayStatus
     low_keys: tuple[KeyCap, ...]
+    data: ProviderData | None = None  # the ``/credits`` endpoint's state; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +297,15 @@ class MixReport:
     this_week: Decimal
     last_week: Decimal
     models: tuple[ModelShare, ...]  # by this week's spend, largest first
+    data: DataStatus = field(default_factory=dict)  # as in ProjectReport
+
+    @property
+    def missing(self) -> tuple[Provider, ...]:
+        return missing_providers(self.data)
+
+    @property
+    def known(self) -> bool:
+        return has_any_data(self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +334,18 @@ class Mover:
     last_week: Decimal
     delta: Decimal
     delta_percent: Decimal | None  # None when last week was zero
+
+
+def missing_providers(data: DataStatus) -> tuple[Provider, ...]:
+    """Configured providers without usable data, in a stable order."""
+    return tuple(p for p, d in data.items() if d.configured and not d.usable)
+
+
+def has_any_data(data: DataStatus) -> bool:
+    """Whether some provider's figures are known (an empty status: every one is)."""
+    return not data or any(d.usable for d in data.values())
+
+
+def shown_providers(data: DataStatus) -> tuple[Provider, ...]:
+    """The providers an answer mentions at all: the configured ones (every one without a status)."""
+    return PROVIDERS if not data else tuple(p for p in PROVIDERS if p in data and data[p].configured)

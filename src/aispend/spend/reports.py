@@ -25,14 +25,19 @@ from aispend.records import PROVIDERS, Provider
 from aispend.spend.attribution import Matcher, attribute
 from aispend.spend.model import (
     BilledItemSpend,
+    DataStatus,
     DayPoint,
     KeyDay,
     ModelSpend,
     MonthSpend,
+    Pace,
     ProjectReport,
     SpendLine,
     TeamProject,
     TeamReport,
+    Unattributed,
+    has_any_data,
+    missing_providers,
 )
 from aispend.spend.pace import budget_pace
 
@@ -47,7 +52,9 @@ __all__ = [
     "project_report",
     "reclock",
     "reclock_team",
+    "report_pace",
     "team_report",
+    "usable_providers",
 ]
 
 NOT_BROKEN_DOWN = "(not yet broken down)"
@@ -57,6 +64,38 @@ UNSPECIFIED = "(unspecified)"
 
 _ZERO = Decimal(0)
 _DAY = timedelta(days=1)
+
+
+def usable_providers(data: DataStatus | None) -> tuple[Provider, ...]:
+    """Providers whose figures a report shows: those with data (every one without a status)."""
+    if not data:
+        return PROVIDERS
+    return tuple(p for p in PROVIDERS if p in data and data[p].usable)
+
+
+def report_pace(
+    daily: Mapping[date, Decimal], budget: Decimal | None, month: date, now: datetime, data: DataStatus
+) -> Pace:
+    """The budget pace from the providers with data, naming the configured ones left out.
+
+    Without any provider's data there is no pace at all (``no_data``): a forecast from nothing
+    would read "on track".
+    """
+    missing = missing_providers(data)
+    if not has_any_data(data):
+        return Pace(
+            status="no_data",
+            spent=_ZERO,
+            budget=budget,
+            used_percent=None,
+            forecast=None,
+            daily_rate=None,
+            crosses_on=None,
+            days_of_data=0,
+            left_out=missing,
+        )
+    pace = budget_pace(daily, budget, month, now)
+    return replace(pace, left_out=missing) if missing else pace
 
 
 def model_label(line: SpendLine) -> str:
@@ -172,21 +211,25 @@ def _project_report(
     *,
     daily: Mapping[date, Decimal],
     provisional_days: Collection[date] = (),
+    data: DataStatus | None = None,
 ) -> ProjectReport:
     """One project's report from its attributed lines (totals, models, details) and its daily
     amounts (series and pace).
 
     Lines outside the month window are ignored, so callers may pass a wider range; ``lines`` may
     be month totals (the store's month rollup) as long as ``daily`` sums the same spend per day.
+    Lines of providers without data (``data``) are ignored too; ``daily`` must not contain them.
     """
     now = ensure_utc(now)
+    data = dict(data or {})
     first, last = month_window(month, now)
-    by_provider: dict[Provider, Decimal] = dict.fromkeys(PROVIDERS, _ZERO)
+    usable = usable_providers(data)
+    by_provider: dict[Provider, Decimal] = dict.fromkeys(usable, _ZERO)
     by_model: dict[tuple[Provider, str], Decimal] = {}
     by_billed_item: dict[tuple[Provider, str], Decimal] = {}
     total = _ZERO
     for line in lines:
-        if not first <= line.day <= last:
+        if not first <= line.day <= last or line.provider not in by_provider:
             continue
         total += line.amount
         by_provider[line.provider] += line.amount
@@ -197,7 +240,7 @@ def _project_report(
 
     series = series_from_amounts(daily, set(provisional_days), first, last, now.date())
     provisional_since = next((point.day for point in series if point.provisional), None)
-    pace = budget_pace({p.day: p.usd for p in series}, project.monthly_budget_usd, first, now)
+    pace = report_pace({p.day: p.usd for p in series}, project.monthly_budget_usd, first, now, data)
     return ProjectReport(
         project=project.name,
         month=first,
@@ -218,6 +261,7 @@ def _project_report(
         daily=series,
         provisional_since=provisional_since,
         pace=pace,
+        data=data,
     )
 
 
@@ -232,7 +276,8 @@ def reclock(report: ProjectReport, now: datetime) -> ProjectReport:
     if now.date() != ensure_utc(report.as_of).date():
         raise ValueError("reclock only moves a report within its UTC day")
     daily = {point.day: point.usd for point in report.daily}
-    return replace(report, as_of=now, pace=budget_pace(daily, report.pace.budget, report.month, now))
+    pace = report_pace(daily, report.pace.budget, report.month, now, report.data)
+    return replace(report, as_of=now, pace=pace)
 
 
 def reclock_team(report: TeamReport, now: datetime) -> TeamReport:
@@ -258,11 +303,15 @@ def daily_by_project(
     return daily, provisional
 
 
-def team_report(matcher: Matcher, spend: MonthSpend, now: datetime) -> TeamReport:
+def team_report(
+    matcher: Matcher, spend: MonthSpend, now: datetime, data: DataStatus | None = None
+) -> TeamReport:
     """Every project's report plus the unattributed bucket; ``provider_totals`` equals projects
-    plus unattributed, exactly."""
+    plus unattributed, exactly. Providers without data (``data``) are left out of every total,
+    never counted as zero."""
     now = ensure_utc(now)
-    split = attribute(spend.lines, matcher)
+    usable = usable_providers(data)
+    split = attribute([line for line in spend.lines if line.provider in usable], matcher)
     projects = tuple(
         _project_report(
             project,
@@ -271,19 +320,27 @@ def team_report(matcher: Matcher, spend: MonthSpend, now: datetime) -> TeamRepor
             now,
             daily=spend.daily.get(project.name, {}),
             provisional_days=spend.provisional.get(project.name, ()),
+            data=data,
         )
         for project in matcher.projects
     )
+    loose = split.unattributed
     return TeamReport(
         month=month_start(spend.month),
         as_of=now,
         projects=projects,
-        unattributed=split.unattributed,
-        provider_totals=split.provider_totals,
+        unattributed=Unattributed(
+            by_provider={p: v for p, v in loose.by_provider.items() if p in usable},
+            refs=loose.refs,
+        ),
+        provider_totals={p: v for p, v in split.provider_totals.items() if p in usable},
+        data=dict(data or {}),
     )
 
 
-def project_report(matcher: Matcher, project: str, spend: MonthSpend, now: datetime) -> ProjectReport:
+def project_report(
+    matcher: Matcher, project: str, spend: MonthSpend, now: datetime, data: DataStatus | None = None
+) -> ProjectReport:
     """One project's report (name is case-insensitive); ``KeyError`` for an unknown project.
 
     Attribution still looks at every line (a more specific matcher of another project may claim
@@ -301,4 +358,5 @@ def project_report(matcher: Matcher, project: str, spend: MonthSpend, now: datet
         ensure_utc(now),
         daily=spend.daily.get(config.name, {}),
         provisional_days=spend.provisional.get(config.name, ()),
+        data=data,
     )
