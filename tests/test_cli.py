@@ -129,12 +129,16 @@ def test_poll_without_keys_says_what_to_set(
     assert "OPENAI_ADMIN_KEY" in capsys.readouterr().err
 
 
-def test_bad_database_url_is_a_clear_runtime_error(
+def test_a_malformed_database_url_is_a_configuration_error_that_never_echoes_the_password(
     env: tuple[Path, Dataset], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", "not a url")
-    assert main(["spend"]) == 1
-    assert "DATABASE_URL is not a valid SQLAlchemy URL" in capsys.readouterr().err
+    monkeypatch.setenv("DATABASE_URL", "not a url with s3cret")
+    assert main(["spend"]) == 2
+    err = capsys.readouterr().err
+    assert "DATABASE_URL is not a database URL: use sqlite:///" in err and "s3cret" not in err
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:s3cret@localhost:port/db")
+    assert main(["spend"]) == 2
+    assert "s3cret" not in capsys.readouterr().err
 
 
 def test_serve_without_slack_settings_exits_2(

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from aispend import __version__
-from aispend.clock import parse_month, utcnow
+from aispend.clock import month_start, parse_month, utcnow
 from aispend.config import Config, ConfigError, load_config
 from aispend.console import print_movers, print_poll_summary, print_project, print_runway, print_team_report
 from aispend.ingest import clients_from_settings, configured_providers, poller_from_settings
@@ -25,7 +25,7 @@ from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.service import SpendService
 from aispend.settings import Settings
 from aispend.spend.export import movers_json, project_json, runway_json, team_json
-from aispend.store.engine import StoreError, open_store
+from aispend.store.engine import StoreConfigError, StoreError, open_store
 
 log = logging.getLogger("aispend")
 
@@ -94,13 +94,26 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if summary.ok else EXIT_RUNTIME
 
 
+FIRST_MONTH = date(2000, 1, 1)
+"""The earliest ``--month`` accepted: older than either provider's billing, and far enough from
+``date.min`` that month arithmetic never leaves the calendar."""
+
+
 def _month_arg(text: str | None) -> date | None:
+    """``--month``: a past or the current UTC month; a far-future month (``9999-12``) used to
+    overflow the calendar in the report, so the range is checked here, with the bounds named."""
     if text is None:
         return None
     try:
-        return parse_month(text)
+        month = parse_month(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    current = month_start(utcnow().date())
+    if not FIRST_MONTH <= month <= current:
+        raise UsageError(
+            f"--month {text} is out of range: use a month from {FIRST_MONTH:%Y-%m} to {current:%Y-%m}"
+        )
+    return month
 
 
 def _service(settings: Settings, config: Config) -> SpendService:
@@ -148,7 +161,7 @@ def cmd_credits(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aispend.serve import ServeError, serve
+    from aispend.serve import ServeError, SlackUnreachable, serve
 
     try:
         if args.port is not None:
@@ -156,6 +169,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, load(settings), socket_mode=args.socket, host=args.host)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
+    except SlackUnreachable as exc:
+        _console(stderr=True).print(f"aispend: {exc}", markup=False)
+        return EXIT_RUNTIME
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -264,12 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.print(f"  {problem}", markup=False)
         return EXIT_USAGE
     except ValidationError as exc:
-        err.print("[red]invalid environment settings[/]:")
         for error in exc.errors(include_url=False):
             where = ".".join(str(part) for part in error["loc"])
-            err.print(f"  {where}: {error['msg']}", markup=False)
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err.print(f"aispend: invalid environment setting {where}: {message}", markup=False)
         return EXIT_USAGE
-    except UsageError as exc:
+    except (UsageError, StoreConfigError) as exc:
         err.print(f"aispend: {exc}", markup=False)
         return EXIT_USAGE
     except StoreError as exc:

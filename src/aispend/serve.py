@@ -13,9 +13,11 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.error import URLError
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
@@ -40,7 +42,35 @@ log = logging.getLogger(__name__)
 
 
 class ServeError(Exception):
-    """Missing settings for the chosen mode."""
+    """Settings for the chosen mode are missing, malformed or rejected by Slack (exit code 2)."""
+
+
+class SlackUnreachable(Exception):
+    """Slack's API could not be reached, or failed, at start-up (exit code 1: try again later)."""
+
+
+# Errors Slack answers when the token itself is wrong (https://docs.slack.dev/reference/methods/auth.test),
+# as opposed to Slack having trouble: the first are a configuration problem.
+_TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "missing_scope",
+        "no_permission",
+        "ekm_access_denied",
+        "invalid_token",
+        "org_login_required",
+    }
+)
+_BOT_TOKEN_HELP = "set it to the app's Bot User OAuth Token (xoxb-…, under OAuth & Permissions)"
+_APP_TOKEN_HELP = (
+    "set it to an app-level token (xapp-…, under Basic Information → App-Level Tokens, "
+    "scope connections:write)"
+)
 
 
 @dataclass
@@ -77,6 +107,39 @@ def _require(settings: Settings, socket_mode: bool) -> None:
         raise ServeError(
             f"set {', '.join(missing)} to run `aispend serve{' --socket' if socket_mode else ''}`"
         )
+    bot_token = secret(settings.slack_bot_token) or ""
+    if not bot_token.startswith(("xoxb-", "xoxp-", "xoxe.xoxb-", "xoxe.xoxp-")):  # xoxe.: token rotation
+        raise ServeError(f"SLACK_BOT_TOKEN is {_token_kind(bot_token)}, not a bot token: {_BOT_TOKEN_HELP}")
+    app_token = secret(settings.slack_app_token) or ""
+    if socket_mode and not app_token.startswith("xapp-"):
+        raise ServeError(
+            f"SLACK_APP_TOKEN is {_token_kind(app_token)}, not an app-level token: {_APP_TOKEN_HELP}"
+        )
+
+
+def _token_kind(token: str) -> str:
+    """What a token looks like, from its public prefix only (the secret part is never shown)."""
+    kinds = {"xoxb-": "a bot token", "xoxp-": "a user token", "xapp-": "an app-level token"}
+    kinds |= {"xoxe.xoxb-": "a bot token", "xoxe-": "a refresh token", "xoxa-": "a workspace token"}
+    return next((kind for prefix, kind in kinds.items() if token.startswith(prefix)), "not a Slack token")
+
+
+def _slack_failure(exc: Exception, what: str, setting: str, help_text: str, api_url: str) -> Exception:
+    """Turn a failed start-up call to Slack into one line saying what is wrong and what to set."""
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if error in _TOKEN_ERRORS:
+            return ServeError(f"Slack rejected {setting} ({error}): {help_text}")
+        return SlackUnreachable(f"Slack answered {what} with {error!r} at {api_url}; try again later")
+    reason = getattr(exc, "reason", None) or exc
+    return SlackUnreachable(
+        f"cannot reach Slack at {api_url} ({reason}): check the network, or set SLACK_API_URL"
+    )
+
+
+_NETWORK_ERRORS = (SlackApiError, SlackClientError, URLError, OSError)
+_QUIET = logging.getLogger("aispend.serve.startup_check")
+_QUIET.setLevel(logging.CRITICAL)  # its failures are reported as one line by the caller instead
 
 
 def _request_engine(engine: Engine, database_url: str) -> Engine:
@@ -94,6 +157,14 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     _require(settings, socket_mode)
     bot_token = secret(settings.slack_bot_token)
     assert bot_token is not None
+    client = make_web_client(bot_token, settings.slack_api_url)
+    probe = make_web_client(bot_token, settings.slack_api_url, logger=_QUIET)
+    try:  # before anything else starts, so a wrong token or no network is one line, not a traceback
+        probe.auth_test()
+    except _NETWORK_ERRORS as exc:
+        raise _slack_failure(
+            exc, "auth.test", "SLACK_BOT_TOKEN", _BOT_TOKEN_HELP, settings.slack_api_url
+        ) from None
     engine = open_store(settings.database_url)  # polls, migrations, the leader lock
     service = SpendService(
         _request_engine(engine, settings.database_url),
@@ -108,9 +179,9 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     # Socket Mode requests are not signed; Bolt still wants a value it will never use.
     app = build_app(
         reader=guarded,
-        client=make_web_client(bot_token, settings.slack_api_url),
+        client=client,
         signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
-        token_verification=True,
+        token_verification=False,  # verified just above; Bolt would only repeat auth.test
         metrics=metrics,
         audience=audience,
     )
@@ -143,17 +214,22 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
     listener = threading.Thread(target=server.run, name="http", daemon=True)
     handler = None
     try:
+        if socket_mode:  # connect first: if Slack refuses the app token, nothing has started yet
+            from aispend.slack.socket import start_socket_mode
+
+            app_token = secret(settings.slack_app_token)
+            assert app_token is not None
+            try:
+                handler = start_socket_mode(runtime.app, app_token)
+            except _NETWORK_ERRORS as exc:
+                raise _slack_failure(
+                    exc, "apps.connections.open", "SLACK_APP_TOKEN", _APP_TOKEN_HELP, settings.slack_api_url
+                ) from None
         if runtime.poller is not None:
             runtime.scheduler.start()
         else:
             log.warning("no provider keys set: serving stored data only, nothing will be polled")
         listener.start()
-        if socket_mode:
-            from aispend.slack.socket import start_socket_mode
-
-            app_token = secret(settings.slack_app_token)
-            assert app_token is not None
-            handler = start_socket_mode(runtime.app, app_token)
         while not stop.wait(1.0):
             if not listener.is_alive():
                 log.error("the HTTP listener on port %s stopped; shutting down", settings.port)

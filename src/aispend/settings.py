@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import httpx
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,26 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
+
+    @field_validator("openai_base_url", "openrouter_base_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        """Checked at start-up, so a typo is one clear line instead of an httpx traceback mid-poll."""
+        default = cls.model_fields[info.field_name or ""].default
+        text = value.strip()
+        try:
+            url = httpx.URL(text)
+        except httpx.InvalidURL:
+            url = None
+        if (
+            url is None
+            or url.scheme not in ("http", "https")
+            or not url.host
+            or any(c.isspace() for c in text)
+        ):
+            shown = "a value with credentials in it" if "@" in text else repr(value)  # never echo a secret
+            raise ValueError(f"must be an http(s) URL such as {default}, got {shown}")
+        return text
 
 
 def secret(value: SecretStr | None) -> str | None:

@@ -5,7 +5,9 @@ Endpoints: ``/api/<method>`` (``auth.test``, ``chat.postMessage``, ``views.publi
 ``files.getUploadURLExternal`` with a loopback ``upload_url``, ``files.completeUploadExternal``,
 anything else ``{"ok": true}``), ``/upload/<id>`` (byte sink) and ``/response/<key>``
 (response_url sink). ``rate_limit_next[method] = n`` answers the next n calls with 429 and
-``Retry-After: 1``. Bolt's follow-up work is asynchronous, so tests wait with :meth:`wait_for`.
+``Retry-After: 1``; ``errors[method] = "invalid_auth"`` answers every call of that method with
+``{"ok": false, "error": "invalid_auth"}``, as Slack does for a bad token. Bolt's follow-up work
+is asynchronous, so tests wait with :meth:`wait_for`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class FakeSlack:
     requests: list[Recorded] = field(default_factory=list)
     rate_limit_next: dict[str, int] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
+    errors: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -70,6 +73,7 @@ class FakeSlack:
         with self._cond:
             self.requests.clear()
             self.rate_limit_next.clear()
+            self.errors.clear()
 
     @property
     def base_url(self) -> str:
@@ -114,6 +118,9 @@ class FakeSlack:
             limited = self.rate_limit_next.get(method, 0)
             if limited:
                 self.rate_limit_next[method] = limited - 1
+            error = self.errors.get(method)
+        if error is not None:
+            return 200, {}, _json({"ok": False, "error": error})
         if limited:
             return 429, {"Retry-After": "1"}, _json({"ok": False, "error": "ratelimited"})
         body: dict[str, Any] = {"ok": True}

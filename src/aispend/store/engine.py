@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -23,6 +23,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class StoreError(Exception):
     """The database URL is invalid or the database cannot be reached or migrated."""
+
+
+class StoreConfigError(StoreError):
+    """``DATABASE_URL`` itself is wrong (not a URL, or a database driver that is not available):
+    a configuration problem, not an outage, so the CLI exits with code 2."""
+
+
+_URL_HELP = "use sqlite:///path/to/aispend.db or postgresql+psycopg://user@host/dbname"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +68,8 @@ def make_engine(url: str, *, timeouts: Timeouts = BACKGROUND) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"DATABASE_URL is not a valid SQLAlchemy URL: {exc}") from None
+    except (ArgumentError, ValueError):  # the message repeats the URL, password included: leave it out
+        raise StoreConfigError(f"DATABASE_URL is not a database URL: {_URL_HELP}") from None
     kwargs: dict[str, Any] = {"pool_timeout": timeouts.pool}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": timeouts.busy}
@@ -72,7 +80,14 @@ def make_engine(url: str, *, timeouts: Timeouts = BACKGROUND) -> Engine:
         kwargs["pool_pre_ping"] = True
         if parsed.get_backend_name() == "postgresql":
             parsed, kwargs["connect_args"] = _postgres_timeouts(parsed, timeouts)
-    engine = create_engine(parsed, **kwargs)
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        missing = f" (Python module {exc.name} is not installed)" if isinstance(exc, ImportError) else ""
+        raise StoreConfigError(
+            f"DATABASE_URL names the database driver {parsed.drivername!r}, which is not available"
+            f"{missing}: {_URL_HELP}"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
 
         @event.listens_for(engine, "connect")
