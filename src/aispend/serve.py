@@ -181,7 +181,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         reader=guarded,
         client=client,
         signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
-        token_verification=False,  # verified just above; Bolt would only repeat auth.test
+        token_verification=True,  # Bolt keeps the auth.test result; per-request look-ups would cost time
         metrics=metrics,
         audience=audience,
     )
