@@ -14,7 +14,6 @@ import pstats
 import re
 import resource
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,9 +21,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, text
+from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
+from tests.pg import pg_problem as pg_problem
+from tests.pg import pg_schema as pg_schema
 
 from aispend.config import Config, parse_config
 from aispend.store import writes
@@ -38,6 +39,7 @@ from aispend.store.models import (
     OpenRouterKeyDay,
     OpenRouterKeyState,
     PollRun,
+    table_of,
 )
 
 T = TypeVar("T")
@@ -250,33 +252,6 @@ class QueryCounter:
 # --------------------------------------------------------------------------------- PostgreSQL
 
 
-def pg_problem(url: str = PG_URL) -> str | None:
-    """None when PostgreSQL answers at ``url``, else why not."""
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-
-
-@contextmanager
-def pg_schema(url: str = PG_URL, prefix: str = "aispend_bench") -> Iterator[str]:
-    """A fresh schema (dropped afterwards); yields the store URL that uses it."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def fresh_sqlite(path: Path) -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -419,11 +394,6 @@ def _amount(*parts: object) -> int:
     """A deterministic, realistic nano-dollar amount (0.01 .. ~40 USD)."""
     h = int(hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=6).hexdigest(), 16)
     return 10_000_000 + h % 40_000_000_000
-
-
-def table_of(model: type[SQLModel]) -> Table:
-    """The Core table of a SQLModel table class."""
-    return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
 def _insert_batches(conn: Connection, table: Any, rows: Iterator[dict[str, Any]], batch: int = 20_000) -> int:

@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
 from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
+from tests.fakes.slack_requests import command_body, signed_headers
 
 from aispend.config import Config
 from aispend.reader import Health, SpendReader
@@ -120,36 +119,6 @@ class TimedReader:
         return self._time("health", lambda: self.inner.health(now))
 
 
-def command_body(text: str, response_url: str) -> str:
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": "T0FAKE",
-            "team_domain": "fake",
-            "channel_id": "C0CHAN",
-            "channel_name": "spend",
-            "user_id": USER,
-            "user_name": "bench",
-            "command": "/aispend",
-            "text": text,
-            "api_app_id": "A0APP",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
-
-
-def signed_headers(body: str) -> dict[str, str]:
-    ts = str(int(time.time()))
-    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    return {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": ts,
-        "x-slack-signature": signature,
-    }
-
-
 @contextmanager
 def serve(reader: SpendReader, fake: FakeSlack, *, nodelay: bool = True) -> Iterator[str]:
     """The production ASGI app under uvicorn on a pre-bound loopback socket; yields its URL.
@@ -192,8 +161,8 @@ def run_command(
     statuses: list[int] = []
     began = time.perf_counter()
     for n in range(count):
-        body = command_body(text, response_url)
-        headers = signed_headers(body)  # signing is client work: outside the timed span
+        body = command_body(text, user=USER, response_url=response_url, user_name="bench")
+        headers = signed_headers(body, secret=SECRET)  # signing is client work: outside the timed span
         start = time.perf_counter()
         response = http.post("/slack/events", content=body, headers=headers)
         samples.append(time.perf_counter() - start)

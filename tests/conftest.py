@@ -8,15 +8,15 @@ they must run, so an unreachable server fails them instead.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from aispend.store.engine import make_engine, migrate
+from tests.pg import pg_problem, pg_schema
 
 # Property tests check behaviour, not speed: a loaded 2-core CI machine must not turn a slow
 # example into a failure (speed lives in bench/).
@@ -27,34 +27,14 @@ PG_ADMIN_URL = os.environ.get("AISPEND_TEST_PG_URL", "postgresql+psycopg://postg
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def _pg_available() -> str | None:
-    try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        return f"{type(exc).__name__}: {exc}"
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    problem = _pg_available()
+    problem = pg_problem(PG_ADMIN_URL)
     if problem is not None:
         if IN_CI:
             pytest.fail(f"PostgreSQL must be reachable under CI=true ({PG_ADMIN_URL}): {problem}")
         pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}: {problem}")
     yield PG_ADMIN_URL
-
-
-def _pg_schema_engine(admin_url: str) -> tuple[Engine, Engine, str]:
-    schema = f"aispend_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(f"{admin_url}?options=-csearch_path%3D{schema}")
-    return admin, engine, schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -64,14 +44,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'aispend.db'}"
         return
     admin_url: str = request.getfixturevalue("pg_url")
-    admin, engine, schema = _pg_schema_engine(admin_url)
-    engine.dispose()
-    try:
-        yield f"{admin_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema(admin_url) as url:
+        yield url
 
 
 @pytest.fixture

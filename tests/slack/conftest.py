@@ -9,19 +9,16 @@ read back from the reader, not hard-coded, except in the pure builder tests.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
-from slack_sdk.signature import SignatureVerifier
 
 from aispend.config import Config, parse_config
 from aispend.reader import EndpointHealth, Health, SpendReader
@@ -47,6 +44,7 @@ from aispend.spend.model import (
     Unattributed,
     UnattributedRef,
 )
+from tests.fakes import slack_requests
 from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
 
@@ -393,23 +391,8 @@ def server(bolt_app: App, counting: CountingReader, metrics: Metrics) -> Iterato
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def command_body(text: str, *, user: str = OWNER, response_url: str = "http://127.0.0.1:9/none") -> str:
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": "T0FAKE",
-            "team_domain": "fake",
-            "channel_id": "C0CHAN",
-            "channel_name": "spend",
-            "user_id": user,
-            "user_name": "someone",
-            "command": "/aispend",
-            "text": text,
-            "api_app_id": "A0APP",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
+def command_body(text: str, *, user: str = OWNER, response_url: str = slack_requests.NOWHERE) -> str:
+    return slack_requests.command_body(text, user=user, response_url=response_url)
 
 
 def home_opened_body(user: str, tab: str = "home") -> str:
@@ -435,14 +418,7 @@ def home_opened_body(user: str, tab: str = "home") -> str:
 def signed_headers(
     body: str, *, timestamp: int | None = None, secret: str = SECRET, json_body: bool = False
 ) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    return {
-        "content-type": "application/json" if json_body else "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": ts,
-        "x-slack-signature": signature,
-    }
+    return slack_requests.signed_headers(body, secret=secret, timestamp=timestamp, json_body=json_body)
 
 
 def signed_request(body: str, *, json_body: bool = False) -> BoltRequest:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
@@ -171,7 +171,32 @@ def _is_retryable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
-class JsonApi:
+class Closable:
+    """``with`` closes: ``__enter__``/``__exit__`` written once for every client that holds a
+    connection pool (as httpx's ``BaseTransport`` does); subclasses write ``close``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class ClientOptions(TypedDict, total=False):
+    """Connection and retry options every provider client passes through to :class:`JsonApi`."""
+
+    transport: httpx.BaseTransport | None
+    timeout: float
+    max_attempts: int
+    sleep: Sleep | None
+
+
+class JsonApi(Closable):
     """A bearer-authenticated JSON API with the shared retry policy.
 
     ``requests_made`` counts every HTTP request sent, retries included, because "a poll makes the
@@ -218,14 +243,6 @@ class JsonApi:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def get_json(self, path: str, params: Params | None = None) -> Any:
         """GET ``path`` and return the decoded body, retrying what is worth retrying."""
@@ -398,32 +415,22 @@ def _read_body(response: httpx.Response) -> httpx.Response:
     return response
 
 
-class ProviderClient:
+class ProviderClient(Closable):
     """What both provider clients share: one retrying JSON API, closable, a context manager.
 
-    Subclasses set ``provider`` and add the endpoints; requests are counted for benchmarks.
+    Subclasses set ``provider`` and ``default_base_url`` and add the endpoints; requests are
+    counted for benchmarks.
     """
 
     provider: ClassVar[str]
+    default_base_url: ClassVar[str]
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 4,
-        sleep: Sleep | None = None,
-    ) -> None:
+    def __init__(self, api_key: str, base_url: str | None = None, **options: Unpack[ClientOptions]) -> None:
         self._api = JsonApi(
             provider=self.provider,
-            base_url=base_url,
+            base_url=base_url or self.default_base_url,
             api_key=api_key,
-            transport=transport,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            sleep=sleep,
+            **options,
         )
 
     @property
@@ -432,11 +439,3 @@ class ProviderClient:
 
     def close(self) -> None:
         self._api.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

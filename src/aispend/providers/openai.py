@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-import httpx
 from pydantic import Field
 
 from aispend import money
@@ -32,7 +31,6 @@ from aispend.providers.http import (
     MoneyOrZero,
     ParamValue,
     ProviderClient,
-    Sleep,
     Wire,
     parse_body,
 )
@@ -149,20 +147,7 @@ class OpenAIClient(ProviderClient):
     """Reads spend with an OpenAI admin key (``api.usage.read``); no DB, no Slack."""
 
     provider = PROVIDER
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 4,
-        sleep: Sleep | None = None,
-    ) -> None:
-        super().__init__(
-            api_key, base_url, transport=transport, timeout=timeout, max_attempts=max_attempts, sleep=sleep
-        )
+    default_base_url = DEFAULT_BASE_URL
 
     # -- costs / usage ------------------------------------------------------------------------
 

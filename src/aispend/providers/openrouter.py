@@ -10,18 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
-
-import httpx
+from typing import Unpack
 
 from aispend import money
 from aispend.providers.errors import MalformedResponse
 from aispend.providers.http import (
+    ClientOptions,
     Count,
     Money,
     MoneyOrZero,
     NullableMoney,
     ProviderClient,
-    Sleep,
     Wire,
     parse_body,
 )
@@ -90,24 +89,20 @@ class OpenRouterClient(ProviderClient):
     """Reads account balance, key usage and daily per-key activity; no DB, no Slack."""
 
     provider = PROVIDER
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(
         self,
         api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         *,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 4,
-        sleep: Sleep | None = None,
         keys_page_size: int = 100,
+        **options: Unpack[ClientOptions],
     ) -> None:
         if keys_page_size < 1:
             raise ValueError("keys_page_size must be at least 1")
         self._keys_page_size = keys_page_size
-        super().__init__(
-            api_key, base_url, transport=transport, timeout=timeout, max_attempts=max_attempts, sleep=sleep
-        )
+        super().__init__(api_key, base_url, **options)
 
     def credits(self) -> OpenRouterCredits:
         """Account-wide purchased and used credits (USD); the balance is their difference."""

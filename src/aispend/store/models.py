@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from aispend.records import PollStatus
 from aispend.store.types import PollStatusText, UTCDateTime
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, typed: SQLModel declares ``__table__`` only at runtime,
+    and bulk reads and writes go through Core for speed."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:

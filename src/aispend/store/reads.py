@@ -43,6 +43,7 @@ from aispend.store.models import (
     PollRun,
     SpendDay,
     SpendMonth,
+    table_of,
 )
 
 
@@ -60,7 +61,7 @@ ALL = Scope()
 
 
 def key_days(session: Session, start: date, end: date, scope: Scope = ALL) -> list[KeyDay]:
-    table = OpenRouterKeyDay.__table__.c  # type: ignore[attr-defined]
+    table = table_of(OpenRouterKeyDay).c
     query = select(table.day, table.key_hash, table.usage_daily_nanos, table.taken_at).where(
         table.day >= start, table.day < end
     )
@@ -82,7 +83,7 @@ def key_days(session: Session, start: date, end: date, scope: Scope = ALL) -> li
 
 def credit_snapshots(session: Session, since: datetime) -> list[CreditSnapshot]:
     """Snapshots taken at or after ``since`` plus the newest one before it (for the 24 h rate)."""
-    table = OpenRouterCreditSnapshot.__table__.c  # type: ignore[attr-defined]
+    table = table_of(OpenRouterCreditSnapshot).c
     recent = session.execute(
         select(table.taken_at, table.total_credits_nanos, table.total_usage_nanos)
         .where(table.taken_at >= since)
@@ -138,7 +139,7 @@ def directory(session: Session) -> Directory:
 
 def latest_runs(session: Session) -> list[PollRun]:
     """The newest run per (provider, endpoint), plus each endpoint's newest successful run."""
-    table = PollRun.__table__.c  # type: ignore[attr-defined]
+    table = table_of(PollRun).c
     newest = select(func.max(table.id)).group_by(table.provider, table.endpoint)
     newest_ok = (
         select(func.max(table.id))
@@ -153,7 +154,7 @@ def latest_runs(session: Session) -> list[PollRun]:
 
 
 def has_successful_run(session: Session, provider: str, endpoint: str) -> bool:
-    table = PollRun.__table__.c  # type: ignore[attr-defined]
+    table = table_of(PollRun).c
     query = select(table.id).where(
         and_(table.provider == provider, table.endpoint == endpoint, table.status == PollStatus.OK)
     )
@@ -213,7 +214,7 @@ def _rollup_filter(table: Any, scope: Scope) -> ColumnElement[bool] | None:
 
 def month_lines(session: Session, month: date, scope: Scope = ALL) -> list[SpendLine]:
     """One line per ``spend_month`` row: money per month and grouping (dated the 1st)."""
-    table = SpendMonth.__table__.c  # type: ignore[attr-defined]
+    table = table_of(SpendMonth).c
     query = select(
         table.provider,
         table.project_ref,
@@ -249,7 +250,7 @@ def day_rows(
     session: Session, start: date, end: date, scope: Scope = ALL
 ) -> list[tuple[Provider, date, str | None, str | None, int]]:
     """``spend_day`` rows in ``[start, end)`` as plain tuples, amounts in nano-dollars."""
-    table = SpendDay.__table__.c  # type: ignore[attr-defined]
+    table = table_of(SpendDay).c
     query = select(table.provider, table.day, table.project_ref, table.key_ref, table.amount_nanos).where(
         table.day >= start, table.day < end
     )
@@ -298,13 +299,13 @@ def labelled_day_totals(
             for p, pr, k, label in labels
         ],
     )
-    table = SpendDay.__table__.c  # type: ignore[attr-defined]
+    table = table_of(SpendDay).c
     refs = REF_LABEL.c
     query = (
         select(refs.label, table.day, func.sum(table.amount_nanos))
         .select_from(
             REF_LABEL.join(
-                SpendDay.__table__,  # type: ignore[attr-defined]
+                table_of(SpendDay),
                 and_(
                     table.provider == refs.provider,
                     table.project_ref == refs.project_ref,
@@ -328,7 +329,7 @@ def week_lines(
     """Money per grouping summed into two weeks, ``[last_start, this_start)`` and
     ``[this_start, end)``; each line is dated its week's first day (what mix and movers need)."""
     lines: list[SpendLine] = []
-    costs = OpenAICostDaily.__table__.c  # type: ignore[attr-defined]
+    costs = table_of(OpenAICostDaily).c
     bucket = case((costs.day >= this_start, 1), else_=0)
     query = (
         select(
@@ -357,7 +358,7 @@ def week_lines(
                 billed_item=row[3] or None,
             )
         )
-    activity_table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
+    activity_table = table_of(OpenRouterActivityDaily).c
     or_bucket = case((activity_table.day >= this_start, 1), else_=0)
     or_query = (
         select(
@@ -389,7 +390,7 @@ def week_lines(
 
 def route_totals(session: Session, start: date, end: date) -> list[OpenRouterActivity]:
     """``/activity`` summed per (model, provider) over ``[start, end)``, dated ``start``."""
-    table = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
+    table = table_of(OpenRouterActivityDaily).c
     query = (
         select(
             table.model,
@@ -426,7 +427,7 @@ ACTIVITY_MARK = "openrouter.activity."
 
 def activity_through(session: Session, hashes: Collection[str] | None = None) -> dict[str, date]:
     """Per key, the last UTC day ``/activity`` covers: the day before it was last fetched."""
-    table = IngestMark.__table__.c  # type: ignore[attr-defined]
+    table = table_of(IngestMark).c
     query = select(table.name, table.value)
     if hashes is None:
         query = query.where(table.name.startswith(ACTIVITY_MARK))
@@ -442,8 +443,8 @@ def activity_through(session: Session, hashes: Collection[str] | None = None) ->
 
 def unmarked_keys(session: Session, hashes: Collection[str] | None = None) -> list[str]:
     """Known OpenRouter keys whose ``/activity`` coverage is unknown (never fetched)."""
-    key_table = OpenRouterKeyState.__table__  # type: ignore[attr-defined]
-    mark_table = IngestMark.__table__  # type: ignore[attr-defined]
+    key_table = table_of(OpenRouterKeyState)
+    mark_table = table_of(IngestMark)
     keys, marks = key_table.c, mark_table.c
     query = (
         select(keys.hash)
@@ -459,11 +460,11 @@ def unmarked_keys(session: Session, hashes: Collection[str] | None = None) -> li
 
 def generation(session: Session) -> int:
     """Grows with every poll run: a cheap (primary key) test for "has the store changed"."""
-    table = PollRun.__table__.c  # type: ignore[attr-defined]
+    table = table_of(PollRun).c
     return int(session.execute(select(func.coalesce(func.max(table.id), 0))).scalar_one())
 
 
 def last_poll_at(session: Session) -> datetime | None:
-    table = PollRun.__table__.c  # type: ignore[attr-defined]
+    table = table_of(PollRun).c
     row = session.execute(select(table.started_at).order_by(table.id.desc()).limit(1)).first()
     return None if row is None else ensure_utc(row[0])

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
     and_,
     bindparam,
     delete,
@@ -55,6 +54,7 @@ from aispend.store.models import (
     OpenRouterKeyState,
     SpendDay,
     SpendMonth,
+    table_of,
 )
 
 
@@ -72,12 +72,6 @@ class WriteCount:
             self.deleted + other.deleted,
             self.unchanged + other.unchanged,
         )
-
-
-def _table(model: Any) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 def _merge(
@@ -106,7 +100,7 @@ def replace_window(
     measures: Sequence[str],
 ) -> WriteCount:
     """Make the rows matching ``window`` equal to ``rows`` (natural key ``keys``)."""
-    table = _table(model)
+    table = table_of(model)
     incoming = _merge(rows, keys, measures)
     columns = [table.c.id, *(table.c[name] for name in keys), *(table.c[name] for name in measures)]
     existing: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
@@ -143,7 +137,7 @@ def replace_window(
 
 
 def _days(model: Any, start: date, end: date) -> ColumnElement[bool]:
-    table = _table(model)
+    table = table_of(model)
     return and_(table.c.day >= start, table.c.day < end)
 
 
@@ -217,7 +211,7 @@ def replace_openai_costs(session: Session, start: date, end: date, rows: Iterabl
 def replace_openai_usage(
     session: Session, endpoint: str, start: date, end: date, rows: Iterable[OpenAIUsage]
 ) -> WriteCount:
-    table = _table(OpenAIUsageDaily)
+    table = table_of(OpenAIUsageDaily)
     count = WriteCount()
     for chunk_start, chunk_end, chunk in _day_chunks(rows, start, end):
         payload = (
@@ -248,7 +242,7 @@ def replace_openai_usage(
 def replace_openrouter_activity(
     session: Session, key_hash: str, start: date, end: date, rows: Iterable[OpenRouterActivity]
 ) -> WriteCount:
-    table = _table(OpenRouterActivityDaily)
+    table = table_of(OpenRouterActivityDaily)
     payload = (
         {
             "day": row.day,
@@ -304,8 +298,8 @@ def refresh_openai_rollups(session: Session, start: date, end: date) -> None:
     Done in SQL (``INSERT … SELECT … GROUP BY``), inside the caller's transaction, so the rollups
     can never disagree with the daily rows they sum.
     """
-    raw = _table(OpenAICostDaily).c
-    day_table = _table(SpendDay)
+    raw = table_of(OpenAICostDaily).c
+    day_table = table_of(SpendDay)
     session.execute(
         delete(day_table).where(
             day_table.c.provider == "openai", day_table.c.day >= start, day_table.c.day < end
@@ -319,7 +313,7 @@ def refresh_openai_rollups(session: Session, start: date, end: date) -> None:
             .group_by(raw.day, raw.project_id, raw.api_key_id),
         )
     )
-    month_table = _table(SpendMonth)
+    month_table = table_of(SpendMonth)
     for month in _months(start, end):
         session.execute(
             delete(month_table).where(month_table.c.provider == "openai", month_table.c.month == month)
@@ -345,9 +339,9 @@ def refresh_openai_rollups(session: Session, start: date, end: date) -> None:
 def refresh_openrouter_rollups(session: Session, key_hash: str | None, start: date, end: date) -> None:
     """The same for one OpenRouter key (``/activity`` is fetched and written per key), or for
     every key with ``key_hash=None``."""
-    raw = _table(OpenRouterActivityDaily).c
-    day_table = _table(SpendDay)
-    month_table = _table(SpendMonth)
+    raw = table_of(OpenRouterActivityDaily).c
+    day_table = table_of(SpendDay)
+    month_table = table_of(SpendMonth)
     raw_key = raw.key_hash == key_hash if key_hash is not None else true()
     day_key = day_table.c.key_ref == key_hash if key_hash is not None else true()
     month_key = month_table.c.key_ref == key_hash if key_hash is not None else true()
@@ -405,7 +399,7 @@ def refresh_openrouter_rollups(session: Session, key_hash: str | None, start: da
 def rebuild_rollups(session: Session) -> None:
     """Recompute every rollup from the daily rows (after a bulk load, or to repair)."""
     for model in (OpenAICostDaily, OpenRouterActivityDaily):
-        table = _table(model)
+        table = table_of(model)
         low, high = session.execute(select(func.min(table.c.day), func.max(table.c.day))).one()
         if low is None or high is None:
             continue
@@ -417,7 +411,7 @@ def rebuild_rollups(session: Session) -> None:
 
 def _upsert_by_pk(session: Session, model: Any, pk: str, rows: Sequence[dict[str, Any]]) -> WriteCount:
     """Insert or update rows by primary key (names, current key state): nothing is deleted."""
-    table = _table(model)
+    table = table_of(model)
     if not rows:
         return WriteCount()
     ids = [row[pk] for row in rows]
@@ -484,7 +478,7 @@ def record_openrouter_keys(session: Session, keys: Sequence[OpenRouterKey], now:
     count = _upsert_by_pk(session, OpenRouterKeyState, "hash", state)
     if not keys:
         return count
-    snap_table = _table(OpenRouterKeySnapshot)
+    snap_table = table_of(OpenRouterKeySnapshot)
     session.execute(
         delete(snap_table).where(snap_table.c.taken_at == now)
     )  # a retried poll at the same instant replaces its own snapshot
@@ -504,7 +498,7 @@ def record_openrouter_keys(session: Session, keys: Sequence[OpenRouterKey], now:
             for row in state
         ],
     )
-    day_table = _table(OpenRouterKeyDay)
+    day_table = table_of(OpenRouterKeyDay)
     today = now.date()
     hashes = [k.hash for k in keys]
     replace_window(
@@ -527,7 +521,7 @@ def record_openrouter_keys(session: Session, keys: Sequence[OpenRouterKey], now:
 
 
 def record_openrouter_credits(session: Session, credits: OpenRouterCredits, now: datetime) -> WriteCount:
-    table = _table(OpenRouterCreditSnapshot)
+    table = table_of(OpenRouterCreditSnapshot)
     deleted = session.execute(delete(table).where(table.c.taken_at == now)).rowcount  # type: ignore[attr-defined]
     session.execute(
         insert(table),
