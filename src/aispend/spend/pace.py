@@ -66,6 +66,28 @@ def _crossed_on(daily: Mapping[date, Decimal], budget: Decimal, first: date, las
     return None
 
 
+def _against_budget(
+    daily: Mapping[date, Decimal],
+    budget: Decimal,
+    spent: Decimal,
+    rate: Decimal | None,
+    forecast: Decimal | None,
+    first: date,
+    through: date,
+    now: datetime,
+) -> tuple[PaceStatus, date | None]:
+    """The status against a budget and the day it was (or, at ``rate``, will be) crossed."""
+    if spent >= budget:
+        return "over", _crossed_on(daily, budget, first, through)
+    if forecast is None or rate is None:
+        return "insufficient_history", None
+    if forecast > budget:
+        # rate > 0 here: forecast > budget > spent needs a positive rate.
+        moment = now + timedelta(microseconds=int((budget - spent) / rate * _MICROS_PER_DAY))
+        return "at_risk", min(moment.date(), next_month(first) - timedelta(days=1))
+    return "on_track", None
+
+
 def budget_pace(daily: Mapping[date, Decimal], budget: Decimal | None, month: date, now: datetime) -> Pace:
     """Pace of one project's month from its daily spend (UTC day -> USD; missing days are zero).
 
@@ -99,38 +121,15 @@ def budget_pace(daily: Mapping[date, Decimal], budget: Decimal | None, month: da
         rate = max(_ZERO, complete_spend / complete_days)
         forecast = spent + rate * remaining
 
-    if budget is None:
-        return Pace(
-            status="no_budget",
-            spent=spent,
-            budget=None,
-            used_percent=None,
-            forecast=forecast,
-            daily_rate=rate,
-            crosses_on=None,
-            days_of_data=complete_days,
-        )
-
-    used = percent_of(spent, budget)
+    status: PaceStatus = "no_budget"
     crosses_on: date | None = None
-    status: PaceStatus
-    if spent >= budget:
-        status = "over"
-        crosses_on = _crossed_on(daily, budget, first, through)
-    elif forecast is None or rate is None:
-        status = "insufficient_history"
-    elif forecast > budget:
-        status = "at_risk"
-        # rate > 0 here: forecast > budget > spent needs a positive rate.
-        moment = now + timedelta(microseconds=int((budget - spent) / rate * _MICROS_PER_DAY))
-        crosses_on = min(moment.date(), last_day)
-    else:
-        status = "on_track"
+    if budget is not None:
+        status, crosses_on = _against_budget(daily, budget, spent, rate, forecast, first, through, now)
     return Pace(
         status=status,
         spent=spent,
         budget=budget,
-        used_percent=used,
+        used_percent=None if budget is None else percent_of(spent, budget),
         forecast=forecast,
         daily_rate=rate,
         crosses_on=crosses_on,

@@ -108,6 +108,59 @@ def key_caps(keys: Iterable[OpenRouterKey], threshold_percent: Decimal = Decimal
     return tuple(caps)
 
 
+def _burn(r24: Decimal | None, r7: Decimal | None) -> tuple[Decimal | None, Literal["24h", "7d"] | None]:
+    """The higher of the two rates, and which one it is: a sudden spike must not hide behind
+    a quiet week."""
+    if r24 is not None and (r7 is None or r24 > r7):
+        return r24, "24h"
+    if r7 is not None:
+        return r7, "7d"
+    return None, None
+
+
+def _confidence(
+    burn: Decimal | None, r24: Decimal | None, r7: Decimal | None, history_days: int
+) -> Confidence:
+    if burn is None:
+        return "none"
+    if history_days < 3:
+        return "low"
+    if r24 is not None and r7 is not None and history_days >= 7:
+        return "high"
+    return "medium"
+
+
+def _time_left(
+    balance: Decimal, burn: Decimal | None, snapshot_at: datetime
+) -> tuple[Decimal | None, date | None]:
+    """Days the balance lasts at ``burn`` and the UTC day it runs out (None past ten years)."""
+    if balance <= 0:
+        return _ZERO, snapshot_at.date()
+    if burn is None or burn <= 0:
+        return None, None
+    days_left = (balance / burn).quantize(_CENT_DAY, rounding=ROUND_FLOOR)
+    if days_left > _MAX_DAYS_LEFT:
+        return days_left, None
+    seconds = int(balance / burn * 86_400)
+    return days_left, (snapshot_at + timedelta(seconds=seconds)).date()
+
+
+def _status(
+    balance: Decimal,
+    days_left: Decimal | None,
+    stale: bool,
+    low_credit_usd: Decimal,
+    low_runway_days: Decimal,
+) -> RunwayStatus:
+    if balance <= 0:
+        return "depleted"
+    if balance < low_credit_usd or (days_left is not None and days_left < low_runway_days):
+        return "low"
+    if stale:
+        return "stale"
+    return "ok"
+
+
 def credit_runway(
     snapshots: Sequence[CreditSnapshot],
     lines: Iterable[SpendLine],
@@ -127,69 +180,26 @@ def credit_runway(
     ``keys``: the latest ``/keys`` listing; thresholds from ``config.openrouter``.
     """
     now = ensure_utc(now)
-    low_keys = key_caps(keys, cap_threshold_percent)
     r24 = burn_24h(snapshots)
     r7, history_days = burn_7d(lines, now)
-    if not snapshots:
-        return Runway(
-            as_of=now,
-            snapshot_at=None,
-            balance=None,
-            burn_per_day=None,
-            burn_24h=r24,
-            burn_7d=r7,
-            basis=None,
-            confidence="none",
-            days_left=None,
-            runs_out_on=None,
-            stale=True,
-            status="unknown",
-            low_keys=low_keys,
-        )
-    latest = max(snapshots, key=lambda s: ensure_utc(s.taken_at))
-    snapshot_at = ensure_utc(latest.taken_at)
-    balance = latest.balance
-
-    burn: Decimal | None
-    basis: Literal["24h", "7d"] | None
-    if r24 is not None and (r7 is None or r24 > r7):
-        burn, basis = r24, "24h"
-    elif r7 is not None:
-        burn, basis = r7, "7d"
-    else:
-        burn, basis = None, None
-
-    confidence: Confidence
-    if burn is None:
-        confidence = "none"
-    elif history_days < 3:
-        confidence = "low"
-    elif r24 is not None and r7 is not None and history_days >= 7:
-        confidence = "high"
-    else:
-        confidence = "medium"
-
+    latest = max(snapshots, key=lambda s: ensure_utc(s.taken_at), default=None)
+    snapshot_at: datetime | None = None
+    balance: Decimal | None = None
+    burn: Decimal | None = None
+    basis: Literal["24h", "7d"] | None = None
+    confidence: Confidence = "none"
     days_left: Decimal | None = None
     runs_out_on: date | None = None
-    if balance <= 0:
-        days_left = _ZERO
-        runs_out_on = snapshot_at.date()
-    elif burn is not None and burn > 0:
-        days_left = (balance / burn).quantize(_CENT_DAY, rounding=ROUND_FLOOR)
-        if days_left <= _MAX_DAYS_LEFT:
-            seconds = int(balance / burn * 86_400)
-            runs_out_on = (snapshot_at + timedelta(seconds=seconds)).date()
-
-    stale = now - snapshot_at > stale_after
-    status: RunwayStatus
-    if balance <= 0:
-        status = "depleted"
-    elif balance < low_credit_usd or (days_left is not None and days_left < low_runway_days):
-        status = "low"
-    elif stale:
-        status = "stale"
-    else:
-        status = "ok"
+    stale = True
+    status: RunwayStatus = "unknown"
+    if latest is not None:  # without a balance there is no runway, whatever the burn
+        snapshot_at = ensure_utc(latest.taken_at)
+        balance = latest.balance
+        burn, basis = _burn(r24, r7)
+        confidence = _confidence(burn, r24, r7, history_days)
+        days_left, runs_out_on = _time_left(balance, burn, snapshot_at)
+        stale = now - snapshot_at > stale_after
+        status = _status(balance, days_left, stale, low_credit_usd, low_runway_days)
     return Runway(
         as_of=now,
         snapshot_at=snapshot_at,
@@ -203,5 +213,5 @@ def credit_runway(
         runs_out_on=runs_out_on,
         stale=stale,
         status=status,
-        low_keys=low_keys,
+        low_keys=key_caps(keys, cap_threshold_percent),
     )
