@@ -101,4 +101,4 @@ def test_options_only_tests_use_are_not_public_names_of_the_simulated_servers() 
     options = set(inspect.signature(servers.FakeOpenAI).parameters) | set(
         inspect.signature(servers.FakeOpenRouter).parameters
     )
-    assert options == {"dataset", "admin_key", "management_key"}
+    assert options == {"dataset"}

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, Provider
 from aispend.spend.attribution import Matcher
@@ -180,18 +180,18 @@ def spend_from_lines(
     return MonthSpend(month=month, lines=window, daily=daily, provisional=provisional)
 
 
+class FillOptions(TypedDict, total=False):
+    """What :func:`spend_from_lines` fills OpenRouter gaps from."""
+
+    key_days: Iterable[KeyDay]
+    activity_through: Mapping[str, date] | None
+
+
 def team_from_lines(
-    matcher: Matcher,
-    lines: Iterable[SpendLine],
-    month: date,
-    now: datetime,
-    *,
-    key_days: Iterable[KeyDay] = (),
-    activity_through: Mapping[str, date] | None = None,
+    matcher: Matcher, lines: Iterable[SpendLine], month: date, now: datetime, **fills: Unpack[FillOptions]
 ) -> TeamReport:
     """:func:`~aispend.spend.reports.team_report` over :func:`spend_from_lines`."""
-    spend = spend_from_lines(matcher, lines, month, now, key_days=key_days, activity_through=activity_through)
-    return team_report(matcher, spend, now)
+    return team_report(matcher, spend_from_lines(matcher, lines, month, now, **fills), now)
 
 
 def project_from_lines(
@@ -200,10 +200,7 @@ def project_from_lines(
     lines: Iterable[SpendLine],
     month: date,
     now: datetime,
-    *,
-    key_days: Iterable[KeyDay] = (),
-    activity_through: Mapping[str, date] | None = None,
+    **fills: Unpack[FillOptions],
 ) -> ProjectReport:
     """:func:`~aispend.spend.reports.project_report` over :func:`spend_from_lines`."""
-    spend = spend_from_lines(matcher, lines, month, now, key_days=key_days, activity_through=activity_through)
-    return project_report(matcher, project, spend, now)
+    return project_report(matcher, project, spend_from_lines(matcher, lines, month, now, **fills), now)

@@ -430,24 +430,16 @@ COST_GROUP_FIELDS: Final = ("project_id", "line_item", "api_key_id")
 class FakeOpenAI(SimulatedServer):
     """``/v1/organization/{costs,usage/*,projects}`` over a dataset.
 
-    Two switches exist for the tests only, so they are attributes, not constructor options:
+    Two switches exist for the tests only, so they are attributes a test sets, not constructor options:
     ``reject_key_grouping = True`` answers 400 when ``api_key_id`` is in a costs ``group_by``, like
     organizations where that (newer) grouping is not accepted, so clients can prove their fallback;
     a ``project_key`` is accepted as a bearer but lacks ``api.usage.read`` (403), like an ``sk-proj``.
     """
 
     api_root = "/v1"
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        *,
-        admin_key: str = OPENAI_ADMIN_KEY,
-    ) -> None:
-        super().__init__(dataset)
-        self.admin_key = admin_key
-        self.project_key: str | None = None
-        self.reject_key_grouping = False
+    admin_key: str = OPENAI_ADMIN_KEY
+    project_key: str | None = None
+    reject_key_grouping: bool = False
 
     def authorize(self, path: str, authorization: str | None) -> None:
         key = _bearer(authorization)
@@ -826,16 +818,8 @@ class FakeOpenRouter(SimulatedServer):
     """
 
     api_root = "/api/v1"
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        *,
-        management_key: str = OPENROUTER_MANAGEMENT_KEY,
-    ) -> None:
-        super().__init__(dataset)
-        self.management_key = management_key
-        self.inference_key: str | None = None
+    management_key: str = OPENROUTER_MANAGEMENT_KEY
+    inference_key: str | None = None
 
     def authorize(self, path: str, authorization: str | None) -> None:
         key = _bearer(authorization)
