@@ -18,13 +18,23 @@ from rich.console import Console
 
 from aispend import __version__
 from aispend.clock import month_start, parse_month, utcnow
-from aispend.config import Config, ConfigError, load_config
-from aispend.console import print_movers, print_poll_summary, print_project, print_runway, print_team_report
+from aispend.config import Config, ConfigError, double_claim_problems, load_config
+from aispend.console import (
+    print_movers,
+    print_poll_summary,
+    print_project,
+    print_runway,
+    print_team_report,
+    shown,
+)
 from aispend.ingest import clients_from_settings, configured_providers, poller_from_settings
 from aispend.providers.errors import PermissionDenied, ProviderError
-from aispend.service import SpendService
+from aispend.providers.openai import OpenAIClient
+from aispend.providers.openrouter import OpenRouterClient
+from aispend.service import SpendService, stored_directory
 from aispend.settings import Settings
 from aispend.spend.export import movers_json, project_json, runway_json, team_json
+from aispend.spend.model import Directory
 from aispend.store.engine import StoreConfigError, StoreError, open_store
 
 log = logging.getLogger("aispend")
@@ -53,7 +63,16 @@ def load(settings: Settings) -> Config:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     config = load(settings)
     out = _console()
+    stored = stored_directory(settings.database_url)
+    if stored is not None:
+        _raise_double_claims(config, stored)
     out.print(f"{settings.aispend_config}: OK ({len(config.projects)} projects, time zone {config.timezone})")
+    if stored is None:
+        out.print(
+            "names in the config were not resolved to ids: no stored names yet "
+            "(run `aispend poll`, or `aispend check --keys` to ask the providers)",
+            markup=False,
+        )
     if not args.keys:
         return EXIT_OK
     openai, openrouter = clients_from_settings(settings)
@@ -73,11 +92,62 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             out.print(f"{label}: ok")
         except PermissionDenied as exc:
             problems += 1
-            out.print(f"{label}: [red]no permission[/] ({exc})")
+            out.print(f"{label}: [red]no permission[/] ({shown(str(exc))})")
         except ProviderError as exc:
             problems += 1
-            out.print(f"{label}: [red]unreachable[/] ({exc})")
-    return EXIT_RUNTIME if problems else EXIT_OK
+            out.print(f"{label}: [red]unreachable[/] ({shown(str(exc))})")
+    asked, failures = _provider_directory(config, openai, openrouter, out)
+    _raise_double_claims(config, _merged(stored or Directory(), asked))
+    return EXIT_RUNTIME if problems or failures else EXIT_OK
+
+
+def _raise_double_claims(config: Config, directory: Directory) -> None:
+    problems = double_claim_problems(config, directory)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _provider_directory(
+    config: Config, openai: OpenAIClient | None, openrouter: OpenRouterClient | None, out: Console
+) -> tuple[Directory, int]:
+    """Names of OpenAI projects and keys and of OpenRouter keys, asked from the providers, so names
+    in the config resolve to ids even before the first poll. Returns the names and the failures."""
+    projects: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+    failures = 0
+    if openai is not None:
+        try:
+            listed = openai.projects()
+            projects = {p.id: p.name for p in listed if p.name}
+            if any(p.openai_api_keys for p in config.projects):
+                for project in listed:
+                    try:
+                        keys |= {k.id: k.name for k in openai.api_keys(project.id) if k.name}
+                    except ProviderError:
+                        if project.status == "active":
+                            raise  # archived projects may no longer list keys (as in the poller)
+            out.print("OpenAI names (projects, API keys): ok")
+        except ProviderError as exc:
+            failures += 1
+            out.print(f"OpenAI names (projects, API keys): [red]not read[/] ({shown(str(exc))})")
+    if openrouter is not None:
+        try:
+            hashes = {k.hash: k.name for k in openrouter.keys() if k.name}
+            out.print("OpenRouter key names: ok")
+        except ProviderError as exc:
+            failures += 1
+            out.print(f"OpenRouter key names: [red]not read[/] ({shown(str(exc))})")
+    return Directory(openai_projects=projects, openai_keys=keys, openrouter_keys=hashes), failures
+
+
+def _merged(stored: Directory, asked: Directory) -> Directory:
+    """The stored names, updated by what the providers said just now."""
+    return Directory(
+        openai_projects=stored.openai_projects | asked.openai_projects,
+        openai_keys=stored.openai_keys | asked.openai_keys,
+        openrouter_keys=stored.openrouter_keys | asked.openrouter_keys,
+    )
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aispend.alerts.rules import AlertSettings
-from aispend.spend.model import TeamProject
+from aispend.spend.attribution import double_claims
+from aispend.spend.model import Directory, TeamProject
 
 _USER_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -348,6 +349,30 @@ def _cross_problems(data: dict[str, Any]) -> list[str]:
                     where = f"projects[{index}].{field}[{pos}]"
                     problems.append(f"{where}: {ref_text!r} is already claimed by project {owner!r}")
                 claimed.setdefault((field, ref_text), name)
+    return problems
+
+
+_CLAIM_LABELS = {
+    "openai_api_keys": "OpenAI API key",
+    "openai_projects": "OpenAI project",
+    "openrouter_keys": "OpenRouter key",
+}
+
+
+def double_claim_problems(config: Config, directory: Directory) -> list[str]:
+    """Entries of two projects that name the same provider id, once names are resolved to ids
+    (``spend.attribution.double_claims``): an id in one project and its name in another passes the
+    literal check in :func:`parse_config`, yet all of the id's spend would go to one project."""
+    problems: list[str] = []
+    for claim in double_claims(config.team_projects(), directory):
+        first, later = claim.first, claim.second
+        named = f", named {claim.name!r}" if claim.name is not None else ""
+        problems.append(
+            f"projects[{later.project_index}].{claim.field}[{later.position}]: {later.entry!r} is the same "
+            f"{_CLAIM_LABELS[claim.field]} ({claim.ident}{named}) as {first.entry!r} in "
+            f"projects[{first.project_index}].{claim.field}[{first.position}] (project {first.project!r}); "
+            f"all its spend would go to {claim.winner!r}: claim it in one project only"
+        )
     return problems
 
 

@@ -9,14 +9,18 @@ reloaded only when a poll has written something since (one primary-key lookup pe
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, next_month
@@ -28,6 +32,7 @@ from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import (
     DataStatus,
+    Directory,
     MixReport,
     MonthSpend,
     Mover,
@@ -57,9 +62,11 @@ from aispend.spend.status import (
     status_key,
 )
 from aispend.store import reads
-from aispend.store.engine import ping, session_scope
+from aispend.store.engine import REQUEST, make_engine, ping, session_scope
 from aispend.store.models import PollRun
 from aispend.store.reads import Scope
+
+log = logging.getLogger(__name__)
 
 _DAY = timedelta(days=1)
 _REPORT_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
@@ -392,3 +399,20 @@ def _endpoint_runs(runs: Sequence[PollRun]) -> tuple[EndpointRun, ...]:
             error=run.error,
         )
     return tuple(newest.values())
+
+
+def stored_directory(database_url: str) -> Directory | None:
+    """The provider names the poller stored, for checking the config against them; None when
+    there is no store to read (yet), so ``aispend check`` never creates or migrates one."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    engine = make_engine(database_url, timeouts=REQUEST)
+    try:
+        with Session(engine) as session:
+            return reads.directory(session)
+    except SQLAlchemyError as exc:  # unreachable, or never migrated: the check goes on without names
+        log.info("stored directory not readable: %s", type(exc).__name__)
+        return None
+    finally:
+        engine.dispose()

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aispend.records import PROVIDERS
-from aispend.spend.attribution import attribute, build_matcher
+from aispend.spend.attribution import attribute, build_matcher, double_claims
 from aispend.spend.model import Directory, SpendLine
 
 from .factories import D, oa, orl, project
@@ -164,3 +164,46 @@ def test_attribution_is_order_independent(lines: list[SpendLine], rnd: random.Ra
     assert a.unattributed == b.unattributed
     for name in a.by_project:
         assert sorted(map(repr, a.by_project[name])) == sorted(map(repr, b.by_project[name]))
+
+
+# ------------------------------------------------------------------------------------ double claims
+
+
+def test_an_id_in_one_project_and_its_name_in_another_is_a_double_claim() -> None:
+    directory = Directory(openai_projects={"proj_a": "Search"}, openrouter_keys={"h1": "search-prod"})
+    projects = [
+        project("a", openai_projects=("Search",), openrouter_keys=("search-prod",)),
+        project("b", openai_projects=("proj_a",), openrouter_keys=("h1",)),
+    ]
+    claims = double_claims(projects, directory)
+    assert [(c.field, c.ident, c.name, c.first.entry, c.second.entry, c.winner) for c in claims] == [
+        ("openai_projects", "proj_a", "Search", "Search", "proj_a", "b"),  # the id tier wins: b takes it all
+        ("openrouter_keys", "h1", "search-prod", "search-prod", "h1", "b"),
+    ]
+    assert (claims[0].second.project_index, claims[0].second.position) == (1, 0)
+
+
+def test_two_spellings_of_one_name_are_a_double_claim_and_the_exact_one_wins() -> None:
+    directory = Directory(openai_keys={"key_1": "Batch"})
+    claims = double_claims(
+        [project("a", openai_api_keys=("batch",)), project("b", openai_api_keys=("Batch",))], directory
+    )
+    assert [(c.ident, c.first.project, c.second.project, c.winner) for c in claims] == [
+        ("key_1", "a", "b", "b")
+    ]
+
+
+def test_claims_that_do_not_collide_are_not_reported() -> None:
+    directory = Directory(openai_projects={"proj_a": "Search", "proj_b": "Batch"})
+    assert not double_claims(
+        [
+            project("a", openai_projects=("Search", "proj_a")),  # one project naming it twice: harmless
+            project("b", openai_projects=("Batch",), openai_api_keys=("Search",)),  # other level
+            project("c", openai_projects=("unknown-name",)),
+        ],
+        directory,
+    )
+    # A literal repeat is the config loader's to report, not reported twice here.
+    assert not double_claims(
+        [project("a", openai_projects=("x",)), project("b", openai_projects=("x",))], directory
+    )

@@ -33,7 +33,7 @@ from typing import Literal
 from aispend.records import PROVIDERS, Provider
 from aispend.spend.model import Directory, SpendLine, TeamProject, Unattributed, UnattributedRef
 
-__all__ = ["Attribution", "Matcher", "attribute", "build_matcher"]
+__all__ = ["Attribution", "Claim", "DoubleClaim", "Matcher", "attribute", "build_matcher", "double_claims"]
 
 _Kind = Literal["openai_project", "openai_api_key", "openrouter_key", "org"]
 _amount = attrgetter("amount")
@@ -215,3 +215,69 @@ def attribute(lines: Iterable[SpendLine], matcher: Matcher) -> Attribution:
         unattributed=Unattributed(by_provider=loose_totals, refs=tuple(ref_list)),
         provider_totals={"openai": openai_total, "openrouter": router_total},
     )
+
+
+# ------------------------------------------------------------------------------------ double claims
+
+ClaimField = Literal["openai_api_keys", "openai_projects", "openrouter_keys"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One config entry: ``projects[project_index].<field>[position] == entry``."""
+
+    project_index: int
+    project: str
+    position: int
+    entry: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleClaim:
+    """One provider id that entries of two different projects both resolve to.
+
+    Literal repeats (the same text twice) are the config loader's to report; these are the claims
+    only the directory reveals: an id in one project and its name in another, or two spellings of
+    one name. Attribution would silently give all of the id's spend to ``winner``.
+    """
+
+    field: ClaimField
+    ident: str
+    name: str | None
+    first: Claim
+    second: Claim
+    winner: str
+
+
+def double_claims(projects: Sequence[TeamProject], directory: Directory) -> tuple[DoubleClaim, ...]:
+    """Every provider id claimed by more than one project once names are resolved to ids.
+
+    An entry claims the id it spells literally and every id whose directory name equals it (exactly
+    or case-insensitively), the same rules :func:`build_matcher` applies. Each later claim is
+    reported once, against the first project's claim.
+    """
+    matcher = build_matcher(projects, directory)
+    levels: tuple[tuple[ClaimField, Mapping[str, str], Mapping[str, str]], ...] = (
+        ("openai_api_keys", directory.openai_keys, matcher.openai_keys),
+        ("openai_projects", directory.openai_projects, matcher.openai_projects),
+        ("openrouter_keys", directory.openrouter_keys, matcher.openrouter_keys),
+    )
+    found: list[DoubleClaim] = []
+    for field_name, names, resolved in levels:
+        ids_named: dict[str, list[str]] = {}
+        for ident, name in names.items():
+            ids_named.setdefault(name.casefold(), []).append(ident)
+        claims: dict[str, list[Claim]] = {}
+        for index, project in enumerate(projects):
+            for position, entry in enumerate(getattr(project, field_name)):
+                claim = Claim(index, project.name, position, entry)
+                for ident in dict.fromkeys([entry, *ids_named.get(entry.casefold(), ())]):
+                    claims.setdefault(ident, []).append(claim)
+        for ident, on_it in claims.items():
+            first = on_it[0]
+            for later in on_it[1:]:
+                if later.project.casefold() == first.project.casefold() or later.entry == first.entry:
+                    continue  # harmless within one project; literal repeats are the loader's to report
+                winner = resolved.get(ident, first.project)
+                found.append(DoubleClaim(field_name, ident, names.get(ident), first, later, winner))
+    return tuple(found)
