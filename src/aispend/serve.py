@@ -33,6 +33,7 @@ from aispend.slack.home import HomeAudience, republish_homes
 from aispend.slack.web import Metrics, create_web_app, http_server
 from aispend.store.engine import REQUEST, make_engine, open_store
 from aispend.store.guard import CallGuard, GuardedReader
+from aispend.store.replay import StoreLedger
 
 if TYPE_CHECKING:
     import uvicorn
@@ -166,14 +167,16 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
             exc, "auth.test", "SLACK_BOT_TOKEN", _BOT_TOKEN_HELP, settings.slack_api_url
         ) from None
     engine = open_store(settings.database_url)  # polls, migrations, the leader lock
+    reads = _request_engine(engine, settings.database_url)
     service = SpendService(
-        _request_engine(engine, settings.database_url),
+        reads,
         config,
         stale_after=timedelta(minutes=3 * config.poll_interval_minutes),
         providers=configured_providers(settings),
     )
     # Slack answers and /healthz read through deadlines: a hung database gets a polite answer.
-    guarded = GuardedReader(service, CallGuard())
+    guard = CallGuard()
+    guarded = GuardedReader(service, guard)
     audience = HomeAudience()
     metrics = Metrics()
     # Socket Mode requests are not signed; Bolt still wants a value it will never use.
@@ -184,6 +187,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         token_verification=True,  # Bolt keeps the auth.test result; per-request look-ups would cost time
         metrics=metrics,
         audience=audience,
+        ledger=StoreLedger(reads, guard),
     )
     poller = poller_from_settings(engine, settings, backfill_days=config.backfill_days)
     lock = LeaderLock(engine)

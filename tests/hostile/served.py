@@ -87,7 +87,7 @@ def serve_process(tmp_path: Path, env: Mapping[str, str], *, ready_timeout: floa
         "PORT": str(port),
         **env,
     }
-    log = tmp_path / "serve.log"
+    log = tmp_path / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "aispend", "-v", "serve"], env=full, stdout=sink, stderr=subprocess.STDOUT

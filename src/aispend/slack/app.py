@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from aispend.clock import utcnow
@@ -43,6 +43,7 @@ from aispend.slack.blocks import (
 from aispend.slack.commands import Command, parse_command, suggest
 from aispend.slack.home import REFRESH_ACTION, HomeAudience, publish_home
 from aispend.slack.mrkdwn import escape, user_text
+from aispend.slack.replay import MemoryLedger, ReplayLedger, fingerprint
 from aispend.slack.web import Metrics
 from aispend.spend.model import ProjectReport
 
@@ -144,6 +145,7 @@ def build_app(
     token_verification: bool = False,
     metrics: Metrics | None = None,
     audience: HomeAudience | None = None,
+    ledger: ReplayLedger | None = None,
     extensions: Sequence[Callable[[App], None]] = (),
 ) -> App:
     """Build the Bolt app with every listener registered; nothing global, everything injected.
@@ -152,10 +154,13 @@ def build_app(
     copied into each listener's client). ``metrics`` and ``audience`` are shared with the web app
     and the post-poll Home refresh. ``extensions`` register more specific listeners (e.g. alert
     buttons) *before* the catch-all ``aispend_*`` action handler, which only acknowledges.
+    ``ledger`` remembers which ``share`` requests were posted, so a replayed or retried request
+    never posts twice (default: in this process only; production passes the database's).
     """
     now = clock or utcnow
     counters = metrics if metrics is not None else Metrics()
     homes = audience if audience is not None else HomeAudience()
+    seen = ledger if ledger is not None else MemoryLedger()
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -164,13 +169,18 @@ def build_app(
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="aispend-bolt"),
     )
 
-    def on_command(ack: Ack, command: dict[str, Any], respond: Respond, logger: logging.Logger) -> None:
+    def on_command(
+        ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest, logger: logging.Logger
+    ) -> None:
         parsed = parse_command(str(command.get("text") or ""))
         user_id = str(command.get("user_id") or "")
         counters.inc("aispend_slack_commands_total", command=parsed.kind)
         try:
             with _budget(reader):
                 result = answer(reader, parsed, user_id, now())
+                # Only a post in the channel is a side effect; claim it before doing it.
+                posts = parsed.share and result.shareable
+                first = not posts or seen.claim(fingerprint(request.raw_body), now())
         except StoreUnavailable as exc:
             logger.warning("answering /aispend %s: store unavailable (%s)", parsed.kind, exc)
             counters.inc("aispend_slack_errors_total", where="store")
@@ -186,6 +196,13 @@ def build_app(
             if parsed.share and result.share_refusal:
                 reply = _with_note(reply, result.share_refusal)
             ack(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
+            return
+        if not first:
+            logger.warning(
+                "/aispend %s share: a repeat of a request already posted; not posted again", parsed.kind
+            )
+            counters.inc("aispend_slack_repeats_total", kind="share")
+            ack(response_type="ephemeral", text=msg.ALREADY_SHARED)
             return
         ack(response_type="ephemeral", text=msg.SHARED)
         try:

@@ -21,6 +21,10 @@ STORE_UNAVAILABLE = (
     "Please try again in a minute; `/aispend help` still works."
 )
 SHARED = ":white_check_mark: Posted in the channel."
+ALREADY_SHARED = (
+    ":white_check_mark: Already posted in the channel: this was a repeat of the same request, "
+    "so I didn't post it again."
+)
 PROVISIONAL = "today's figures are provisional"
 NO_POLL_YET = "no poll yet"
 

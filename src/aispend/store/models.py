@@ -249,3 +249,15 @@ class SpendDay(SQLModel, table=True):
     project_ref: str = Field(default="", sa_type=String(64), nullable=False)
     key_ref: str = Field(default="", sa_type=String(128), nullable=False)
     amount_nanos: int = Field(sa_type=BigInteger, nullable=False)
+
+
+class SlackRequestSeen(SQLModel, table=True):
+    """A Slack request whose side effect was done: its fingerprint (SHA-256 of the signed body)
+    until it can no longer arrive again (a replay within Slack's 5-minute signature window, or
+    one of Slack's retries). In the database so that every replica refuses the same repeat."""
+
+    __tablename__ = "slack_request_seen"
+
+    fingerprint: str = Field(sa_type=String(64), primary_key=True)
+    seen_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=_utc(index=True))
