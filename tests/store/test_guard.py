@@ -104,3 +104,23 @@ def test_request_engines_carry_server_side_timeouts(db_url: str) -> None:
                 assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 1000
     finally:
         fast.dispose()
+
+
+def test_a_call_does_not_queue_behind_busy_store_threads() -> None:
+    guard = CallGuard(timeout=5.0, workers=1, queue_wait=0.05)
+    running, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        running.set()
+        release.wait()
+        return "slow"
+
+    holder = threading.Thread(target=lambda: guard.call(slow))
+    holder.start()
+    assert running.wait(5)
+    with pytest.raises(StoreUnavailable, match="busy"):
+        guard.call(lambda: "queued")
+    release.set()
+    holder.join(5)
+    assert guard.call(lambda: "free again") == "free again"
+    guard.close()

@@ -50,6 +50,7 @@ class CallGuard:
         *,
         timeout: float = 1.5,
         workers: int = 8,
+        queue_wait: float = 0.25,
         retry_after: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -57,6 +58,10 @@ class CallGuard:
         self._retry_after = retry_after
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aispend-store")
+        # A call waits at most ``queue_wait`` for a free store thread: when every one is busy the
+        # store is hung or swamped, and queueing would only spend the caller's deadline.
+        self._free = threading.BoundedSemaphore(workers)
+        self._queue_wait = queue_wait
         self._lock = threading.Lock()
         self._stuck = 0
         self._last_probe = float("-inf")
@@ -81,7 +86,9 @@ class CallGuard:
     def call(self, fn: Callable[[], T]) -> T:
         """``fn()`` on a store thread, or :class:`StoreUnavailable` by the deadline."""
         timeout = self._time_left()
-        future = self._submit(fn)
+        started = self._clock()
+        future = self._submit(fn, min(self._queue_wait, timeout))
+        timeout = max(0.0, timeout - (self._clock() - started))
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
@@ -93,7 +100,7 @@ class CallGuard:
     async def acall(self, fn: Callable[[], T], timeout: float | None = None) -> T:
         """:meth:`call` for the event loop: waits without holding any web-server thread."""
         limit = self._timeout if timeout is None else timeout
-        future = self._submit(fn)
+        future = self._submit(fn, 0.0)  # never block the event loop waiting for a thread
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), limit)
         except TimeoutError:
@@ -116,17 +123,22 @@ class CallGuard:
             raise StoreUnavailable("no time left to ask the database")
         return left
 
-    def _submit(self, fn: Callable[[], T]) -> Future[T]:
+    def _submit(self, fn: Callable[[], T], wait: float) -> Future[T]:
         with self._lock:
             if self._stuck:
                 now = self._clock()
                 if now - self._last_probe < self._retry_after:
                     raise StoreUnavailable(f"{self._stuck} database call(s) still hanging")
                 self._last_probe = now  # this call is the probe
-        return self._executor.submit(fn)
+        free = self._free.acquire(timeout=wait) if wait > 0 else self._free.acquire(blocking=False)
+        if not free:
+            raise StoreUnavailable("every store thread is busy")
+        future = self._executor.submit(fn)
+        future.add_done_callback(lambda _: self._free.release())
+        return future
 
     def _missed(self, future: Future[T]) -> None:
-        if future.cancel():  # never started (every store thread busy): nothing is stuck
+        if future.cancel():  # never started: nothing is stuck
             return
         with self._lock:
             self._stuck += 1
