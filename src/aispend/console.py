@@ -71,6 +71,8 @@ def print_poll_summary(summary: PollSummary, console: Console) -> None:
             shown(provider), label, f"[{style}]{shown(status)}[/]", str(ins), str(upd), str(dele), shown(note)
         )
     console.print(table)
+    if summary.abandoned is not None:
+        console.print(f"[red]poll abandoned:[/] {shown(summary.abandoned)}")
     if summary.balance is not None:
         console.print(f"OpenRouter balance: {fmt_usd(summary.balance)}")
     if summary.key_level_costs is False:

@@ -15,16 +15,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, utcnow
-from aispend.providers.errors import BadRequest, PermissionDenied, ProviderError, redact
+from aispend.providers.errors import (
+    BadRequest,
+    PermissionDenied,
+    PollBudgetExhausted,
+    ProviderError,
+    RateLimited,
+    redact,
+)
+from aispend.providers.limits import Limits, PollBudget
 from aispend.providers.openai import CostsPage, OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.records import (
@@ -67,6 +77,11 @@ class PollSummary:
     results: list[EndpointResult] = field(default_factory=list)
     balance: Decimal | None = None
     key_level_costs: bool | None = None
+    # Why the rest of the poll was abandoned (its budget ran out), or None when it ran to the end.
+    abandoned: str | None = None
+    # Providers that answered 429 past every retry, with the message: not asked again this poll.
+    throttled: dict[Provider, str] = field(default_factory=dict)
+    _not_fetched: set[tuple[Provider, str]] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -97,6 +112,7 @@ class Poller:
         backfill_days: int = 60,
         clock: Callable[[], datetime] = utcnow,
         secrets: Sequence[str | None] = (),
+        limits: Limits | None = None,
     ) -> None:
         self._engine = engine
         self._openai = openai
@@ -104,18 +120,31 @@ class Poller:
         self._backfill_days = backfill_days
         self._clock = clock
         self._secrets = tuple(secrets)
+        self.limits = limits or Limits()
 
     # ------------------------------------------------------------------------------ driver
 
     def poll(self, backfill_days: int | None = None) -> PollSummary:
+        """Poll every provider once, within one :class:`PollBudget` (README "Limits").
+
+        A poll whose budget runs out stops asking the providers, records every endpoint it did
+        not fetch as an error, and returns: it never runs on into the next scheduled poll.
+        """
         now = ensure_utc(self._clock())
         summary = PollSummary(started_at=now)
-        if self._openai is not None:
-            self._poll_openai(summary, now, backfill_days)
-        if self._openrouter is not None:
-            self._poll_openrouter(summary, now)
+        budget = PollBudget(self.limits)
+        with ExitStack() as metered:
+            for client in (self._openai, self._openrouter):
+                if client is not None:
+                    metered.enter_context(client.metered(budget))
+            if self._openai is not None:
+                self._poll_openai(summary, now, backfill_days)
+            if self._openrouter is not None:
+                self._poll_openrouter(summary, now)
         for result in summary.errors:
             log.warning("poll %s %s: %s: %s", result.provider, result.endpoint, result.status, result.error)
+        if summary.abandoned:
+            log.error("poll abandoned: %s", summary.abandoned)
         return summary
 
     def _run(
@@ -131,20 +160,54 @@ class Poller:
         """Fetch, then write and record the run in one transaction; failures are recorded.
 
         ``describe`` adds what the stored run says besides its counts (a detail sentence, the
-        key-level flag of OpenAI costs).
+        key-level flag of OpenAI costs). After the poll was abandoned, or its provider throttled
+        us, the endpoint is not asked at all; it is recorded once as not fetched, so
+        ``/aispend health`` shows why its data is old.
         """
+        skipped = summary.abandoned or summary.throttled.get(provider)
+        if skipped is not None:
+            if (provider, endpoint) not in summary._not_fetched:
+                summary._not_fetched.add((provider, endpoint))
+                self._fail(summary, provider, endpoint, now, PollStatus.ERROR, f"not fetched: {skipped}")
+            return None
         try:
             data = fetch()
         except ProviderError as exc:
             status = PollStatus.PERMISSION_DENIED if isinstance(exc, PermissionDenied) else PollStatus.ERROR
             error = redact(str(exc), *self._secrets)
-            with session_scope(self._engine) as session:
-                self._record(session, summary, provider, endpoint, now, status, error=error)
+            if isinstance(exc, PollBudgetExhausted):
+                summary.abandoned = error
+            elif isinstance(exc, RateLimited):
+                summary.throttled[provider] = f"{provider} is rate-limiting this poll ({endpoint}: HTTP 429)"
+            self._fail(summary, provider, endpoint, now, status, error)
             return None
-        with session_scope(self._engine) as session:
-            count = write(session, data)
-            self._record(session, summary, provider, endpoint, now, PollStatus.OK, count, note=describe(data))
+        try:
+            with session_scope(self._engine) as session:
+                count = write(session, data)
+                self._record(
+                    session, summary, provider, endpoint, now, PollStatus.OK, count, note=describe(data)
+                )
+        except (OverflowError, DataError, OperationalError) as exc:
+            # Amounts are range-checked as they are read (money.MAX_PROVIDER_USD), but sums of many
+            # large ones can still overflow a 64-bit rollup: refuse the window, keep the old one.
+            if isinstance(exc, OperationalError) and "overflow" not in str(exc).lower():
+                raise
+            message = f"{provider} {endpoint}: not stored, a value or sum is out of the database's range"
+            self._fail(summary, provider, endpoint, now, PollStatus.ERROR, message)
+            return None
         return data
+
+    def _fail(
+        self,
+        summary: PollSummary,
+        provider: Provider,
+        endpoint: str,
+        now: datetime,
+        status: PollStatus,
+        error: str,
+    ) -> None:
+        with session_scope(self._engine) as session:
+            self._record(session, summary, provider, endpoint, now, status, error=error)
 
     def _record(
         self,
@@ -328,12 +391,41 @@ class Poller:
 # ---------------------------------------------------------------------------------- wiring
 
 
-def clients_from_settings(settings: Settings) -> tuple[OpenAIClient | None, OpenRouterClient | None]:
+def limits_from_settings(settings: Settings, *, poll_seconds_cap: float | None = None) -> Limits:
+    """The caps of README "Limits" from the environment.
+
+    ``poll_seconds_cap`` (``aispend serve``: just under the poll interval) keeps a poll's budget
+    shorter than the time until the next one is due, so one never delays the next.
+    """
+    poll_seconds = settings.poll_seconds
+    if poll_seconds_cap is not None:
+        poll_seconds = min(poll_seconds, poll_seconds_cap)
+    return Limits(
+        max_pages=settings.max_pages,
+        max_rows=settings.max_rows,
+        max_page_bytes=settings.max_page_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        request_seconds=settings.request_seconds,
+        poll_seconds=poll_seconds,
+        poll_requests=settings.poll_requests,
+        poll_rows=settings.poll_rows,
+        poll_bytes=settings.poll_bytes,
+    )
+
+
+def clients_from_settings(
+    settings: Settings, limits: Limits | None = None
+) -> tuple[OpenAIClient | None, OpenRouterClient | None]:
     """A client for each provider whose key is set (None for the others)."""
+    limits = limits or limits_from_settings(settings)
     openai_key = secret(settings.openai_admin_key)
     openrouter_key = secret(settings.openrouter_management_key)
-    openai = OpenAIClient(openai_key, settings.openai_base_url) if openai_key else None
-    openrouter = OpenRouterClient(openrouter_key, settings.openrouter_base_url) if openrouter_key else None
+    openai = OpenAIClient(openai_key, settings.openai_base_url, limits=limits) if openai_key else None
+    openrouter = (
+        OpenRouterClient(openrouter_key, settings.openrouter_base_url, limits=limits)
+        if openrouter_key
+        else None
+    )
     return openai, openrouter
 
 
@@ -347,9 +439,12 @@ def configured_providers(settings: Settings) -> tuple[Provider, ...]:
     return tuple(found)
 
 
-def poller_from_settings(engine: Engine, settings: Settings, *, backfill_days: int) -> Poller | None:
+def poller_from_settings(
+    engine: Engine, settings: Settings, *, backfill_days: int, poll_seconds_cap: float | None = None
+) -> Poller | None:
     """The production poller (what ``aispend poll`` and ``aispend serve`` run); None without keys."""
-    openai, openrouter = clients_from_settings(settings)
+    limits = limits_from_settings(settings, poll_seconds_cap=poll_seconds_cap)
+    openai, openrouter = clients_from_settings(settings, limits)
     if openai is None and openrouter is None:
         return None
     return Poller(
@@ -358,4 +453,5 @@ def poller_from_settings(engine: Engine, settings: Settings, *, backfill_days: i
         openrouter=openrouter,
         backfill_days=backfill_days,
         secrets=(secret(settings.openai_admin_key), secret(settings.openrouter_management_key)),
+        limits=limits,
     )

@@ -17,6 +17,11 @@ from typing import Any
 NANOS_PER_USD = 1_000_000_000
 _NANO = Decimal(1).scaleb(-9)
 ZERO = Decimal(0)
+# The largest amount one provider value may carry. Stored as nano-dollars in a signed 64-bit
+# column, anything from about $9.2e9 up cannot be stored at all, and sums of a few such values
+# overflow the rollups; no team's single cost line, key or balance comes near a billion dollars,
+# so a value this large is a provider bug and is refused (README "Limits") rather than stored.
+MAX_PROVIDER_USD = Decimal(1_000_000_000)
 
 
 class MoneyError(ValueError):
@@ -45,6 +50,16 @@ def to_decimal(value: object) -> Decimal:
     if not result.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
     return result
+
+
+def plausible(amount: Decimal) -> Decimal:
+    """``amount`` itself, or :class:`MoneyError` when it is too large to be a real figure."""
+    if abs(amount) > MAX_PROVIDER_USD:
+        raise MoneyError(
+            f"{usd_str(amount)} USD is outside the accepted range "
+            f"(at most {fmt_usd(MAX_PROVIDER_USD)} in one value)"
+        )
+    return amount
 
 
 def to_nanos(amount: Decimal) -> int:

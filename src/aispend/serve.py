@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+POLL_BUDGET_SHARE = 0.9  # of the poll interval, at most, for one poll's budget
+
 
 class ServeError(Exception):
     """Settings for the chosen mode are missing, malformed or rejected by Slack (exit code 2)."""
@@ -94,6 +96,8 @@ class Runtime:
             self.metrics.inc(
                 "aispend_poll_errors_total", provider=problem.provider, endpoint=problem.endpoint
             )
+        if summary.abandoned is not None:
+            self.metrics.inc("aispend_polls_abandoned_total")
         republish_homes(self.app.client, self.service, self.audience.users(), utcnow())
         return summary
 
@@ -189,7 +193,14 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         audience=audience,
         ledger=StoreLedger(reads, guard),
     )
-    poller = poller_from_settings(engine, settings, backfill_days=config.backfill_days)
+    # A poll's budget ends before the next poll is due, so one slow poll never skips the next
+    # (the scheduler runs one at a time: max_instances=1).
+    poller = poller_from_settings(
+        engine,
+        settings,
+        backfill_days=config.backfill_days,
+        poll_seconds_cap=config.poll_interval_minutes * 60 * POLL_BUDGET_SHARE,
+    )
     lock = LeaderLock(engine)
     web = create_web_app(
         app,

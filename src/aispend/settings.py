@@ -6,6 +6,10 @@ import httpx
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aispend.providers.limits import Limits
+
+_DEFAULT = Limits()
+
 
 class Settings(BaseSettings):
     """Every variable of the contract; secrets are ``SecretStr`` so they never print by accident."""
@@ -27,6 +31,28 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
+    # Caps that keep a poll bounded whatever a provider answers (README "Limits"; the defaults
+    # are providers.limits.Limits's).
+    max_pages: int = Field(default=_DEFAULT.max_pages, ge=1, validation_alias="AISPEND_MAX_PAGES")
+    max_rows: int = Field(default=_DEFAULT.max_rows, ge=1, validation_alias="AISPEND_MAX_ROWS")
+    max_page_bytes: int = Field(
+        default=_DEFAULT.max_page_bytes, ge=1, validation_alias="AISPEND_MAX_PAGE_BYTES"
+    )
+    max_body_bytes: int = Field(
+        default=_DEFAULT.max_body_bytes, ge=1, validation_alias="AISPEND_MAX_BODY_BYTES"
+    )
+    request_seconds: float = Field(
+        default=_DEFAULT.request_seconds,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias="AISPEND_REQUEST_SECONDS",
+    )
+    poll_seconds: float = Field(
+        default=_DEFAULT.poll_seconds, gt=0, allow_inf_nan=False, validation_alias="AISPEND_POLL_SECONDS"
+    )
+    poll_requests: int = Field(default=_DEFAULT.poll_requests, ge=1, validation_alias="AISPEND_POLL_REQUESTS")
+    poll_rows: int = Field(default=_DEFAULT.poll_rows, ge=1, validation_alias="AISPEND_POLL_ROWS")
+    poll_bytes: int = Field(default=_DEFAULT.poll_bytes, ge=1, validation_alias="AISPEND_POLL_BYTES")
 
     @field_validator("openai_base_url", "openrouter_base_url", "slack_api_url")
     @classmethod

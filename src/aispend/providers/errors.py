@@ -82,3 +82,25 @@ class BadRequest(ProviderError):
     ) -> None:
         super().__init__(message, provider=provider, endpoint=endpoint, status=status)
         self.provider_message = provider_message
+
+
+class LimitExceeded(ProviderError):
+    """An answer larger than a configured cap (pages, rows or bytes; README "Limits").
+
+    Nothing of it is stored: a partial window would be written as if it were the whole truth.
+    Not retried, since the same request gets the same answer.
+    """
+
+
+class DeadlineExceeded(ProviderUnavailable):
+    """A request that did not finish within its total deadline (a stalled or slow-drip answer).
+
+    The per-read timeout alone never trips on a server that sends one byte every few seconds.
+    """
+
+
+class PollBudgetExhausted(ProviderUnavailable):
+    """The poll's own budget (time, requests, rows or bytes) ran out: the rest of it is abandoned.
+
+    The endpoints not fetched keep their stored data and are fetched by the next poll.
+    """

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import Annotated, Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -37,6 +38,8 @@ from tenacity import (
 from aispend import __version__, money
 from aispend.providers.errors import (
     BadRequest,
+    DeadlineExceeded,
+    LimitExceeded,
     MalformedResponse,
     PermissionDenied,
     ProviderError,
@@ -45,6 +48,7 @@ from aispend.providers.errors import (
     redact,
 )
 from aispend.providers.jsonstream import StreamedObject, read_object
+from aispend.providers.limits import Limits, PollBudget, size, too_large
 
 log = logging.getLogger("aispend.providers")
 
@@ -61,17 +65,29 @@ _RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
 _DETAIL_LIMIT = 300
 
 
+# The largest token or request count one provider value may carry (a quadrillion): counts are
+# stored in signed 64-bit columns and summed in rollups, and no real day comes near this.
+MAX_COUNT = 10**15
+
+
 def _nullable_count(value: object) -> object:
     return 0 if value is None else value
+
+
+def _bounded_count(value: int) -> int:
+    if abs(value) > MAX_COUNT:
+        raise ValueError(f"{value} is outside the accepted range (at most {MAX_COUNT:.0e} in one count)")
+    return value
 
 
 def _money(value: object) -> Decimal:
     # Bodies are decoded with parse_float=Decimal, so a finite Decimal is by far the common case;
     # everything else (ints, numeric strings, and the floats, bools and NaN to refuse) is
-    # to_decimal's to judge.
+    # to_decimal's to judge. An absurd amount (money.MAX_PROVIDER_USD) is refused like a bad one,
+    # so the endpoint fails with a message naming the field instead of overflowing the store.
     if type(value) is Decimal and value.is_finite():
-        return value
-    return money.to_decimal(value)
+        return money.plausible(value)
+    return money.plausible(money.to_decimal(value))
 
 
 def _nullable_money(value: object) -> Decimal | None:
@@ -88,7 +104,7 @@ def _money_or_zero(value: object) -> Decimal:
 Money = Annotated[Decimal, PlainValidator(_money)]
 MoneyOrZero = Annotated[Decimal, PlainValidator(_money_or_zero)]
 NullableMoney = Annotated[Decimal | None, PlainValidator(_nullable_money)]
-Count = Annotated[int, BeforeValidator(_nullable_count)]
+Count = Annotated[int, BeforeValidator(_nullable_count), AfterValidator(_bounded_count)]
 
 
 class Wire(BaseModel):
@@ -194,6 +210,7 @@ class ClientOptions(TypedDict, total=False):
     timeout: float
     max_attempts: int
     sleep: Sleep | None
+    limits: Limits | None
 
 
 class JsonApi(Closable):
@@ -216,11 +233,16 @@ class JsonApi(Closable):
         sleep: Sleep | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
+        limits: Limits | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.provider = provider
         self.requests_made = 0
+        self.limits = limits or Limits()
+        # Set by the poller for the duration of one poll (see PollBudget); None outside a poll.
+        self.budget: PollBudget | None = None
+        self._timeout = timeout
         self._secret = api_key
         self._max_attempts = max_attempts
         self._max_wait = max_wait
@@ -245,9 +267,35 @@ class JsonApi(Closable):
         self._client.close()
 
     def get_json(self, path: str, params: Params | None = None) -> Any:
-        """GET ``path`` and return the decoded body, retrying what is worth retrying."""
-        response = self._fetch(path, params, _read_body)
-        return self._decode(path, response)
+        """GET ``path`` and return the decoded body, retrying what is worth retrying.
+
+        The body is read whole (at most ``limits.max_body_bytes``) before it is decoded.
+        """
+        status, body = self._fetch(
+            path, params, self.limits.max_body_bytes, "AISPEND_MAX_BODY_BYTES", _read_whole
+        )
+        return self._decode(path, status, body)
+
+    def count_rows(self, path: str, endpoint_rows: int, new: int) -> None:
+        """Charge ``new`` records to the poll; ``endpoint_rows`` is the endpoint's total so far.
+
+        Called by the clients as records are made (while a page streams, too), so an endless
+        answer is stopped at the cap, not after it has filled the memory.
+        """
+        if endpoint_rows > self.limits.max_rows:
+            raise too_large(
+                self.provider, path, f"more than {self.limits.max_rows} records", "AISPEND_MAX_ROWS"
+            )
+        if self.budget is not None:
+            self.budget.charge_rows(new, self.provider, path)
+
+    def too_many_pages(self, path: str) -> LimitExceeded:
+        return too_large(
+            self.provider,
+            path,
+            f"more pages than the cap of {self.limits.max_pages}",
+            "AISPEND_MAX_PAGES",
+        )
 
     def get_streamed(
         self,
@@ -264,16 +312,31 @@ class JsonApi(Closable):
         failed attempt are dropped with it, never returned. A body that is not complete, valid
         JSON raises MalformedResponse and returns nothing.
         """
-        return self._fetch(path, params, lambda response: self._stream(path, response, member, convert))
+        return self._fetch(
+            path,
+            params,
+            self.limits.max_page_bytes,
+            "AISPEND_MAX_PAGE_BYTES",
+            lambda response, chunks: self._stream(path, response, chunks, member, convert),
+        )
 
-    def _fetch(self, path: str, params: Params | None, consume: Callable[[httpx.Response], T]) -> T:
+    def _fetch(
+        self,
+        path: str,
+        params: Params | None,
+        cap: int,
+        cap_variable: str,
+        consume: Callable[[httpx.Response, Iterator[bytes]], T],
+    ) -> T:
         """One request under the retry policy; ``consume`` reads a 2xx body inside the attempt.
 
         Reading inside the attempt is what makes a body cut off by the transport (a protocol
-        error or timeout mid-read) retryable, whether it is read whole or streamed.
+        error or timeout mid-read) retryable, whether it is read whole or streamed. ``consume``
+        gets the body as chunks that stop it at ``cap`` bytes and at the request's deadline.
         """
+        out_of_attempts = stop_after_attempt(self._max_attempts)
         retrying = Retrying(
-            stop=stop_after_attempt(self._max_attempts),
+            stop=lambda state: out_of_attempts(state) or self._budget_spent(state),
             wait=self._wait,
             retry=retry_if_exception(self._should_retry),
             sleep=self._sleep,
@@ -281,7 +344,7 @@ class JsonApi(Closable):
             reraise=True,
         )
         try:
-            result: T = retrying(self._attempt, path, params, consume)
+            result: T = retrying(self._attempt, path, params, _Body(cap, cap_variable), consume)
         except _RetryableStatus as exc:
             raise self._gave_up(path, exc, retrying.statistics.get("attempt_number", 1)) from None
         except _RETRY_EXCEPTIONS as exc:
@@ -295,19 +358,79 @@ class JsonApi(Closable):
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    def _attempt(self, path: str, params: Params | None, consume: Callable[[httpx.Response], T]) -> T:
+    def _attempt(
+        self,
+        path: str,
+        params: Params | None,
+        body: _Body,
+        consume: Callable[[httpx.Response, Iterator[bytes]], T],
+    ) -> T:
+        budget = self.budget
+        if budget is not None:
+            budget.charge_request(self.provider, path)
+        started = time.monotonic()
+        deadline = started + self.limits.request_seconds
+        if budget is not None:
+            # Both deadlines on one clock: the budget's may be a test's fake monotonic clock.
+            deadline = min(deadline, started + budget.remaining())
         self.requests_made += 1
-        with self._client.stream("GET", path, params=params) as response:
-            status = response.status_code
-            log.debug("%s GET %s -> %d", self.provider, path, status)
-            if status < 300:
-                return consume(response)
-            response.read()
-            raise self._status_error(path, response)
+        # Every timeout (connect, read, write, pool) is also cut to the time left, so one stalled
+        # read cannot outlast the deadline by more than what was left when the request began.
+        timeout = httpx.Timeout(max(min(self._timeout, deadline - started), 0.001))
+        try:
+            with self._client.stream("GET", path, params=params, timeout=timeout) as response:
+                status = response.status_code
+                log.debug("%s GET %s -> %d", self.provider, path, status)
+                if status < 300:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > body.cap:
+                        raise self._body_too_large(path, body)
+                    return consume(response, self._chunks(path, response, body, deadline))
+                error_body = b"".join(self._chunks(path, response, _Body(_ERROR_BODY_CAP, ""), deadline))
+                raise self._status_error(path, response, error_body)
+        except _BodyCapReached:
+            raise self._body_too_large(path, body) from None
+        except httpx.TimeoutException:
+            if time.monotonic() < deadline - 0.05:
+                raise  # an ordinary timeout, well within the deadline: retried
+            raise self._overdue(path, budget) from None
 
-    def _status_error(self, path: str, response: httpx.Response) -> Exception:
+    def _chunks(self, path: str, response: httpx.Response, body: _Body, deadline: float) -> Iterator[bytes]:
+        """The decoded body, stopped at ``body.cap`` bytes and at ``deadline``.
+
+        An error body is only needed for its message, so it is cut at its cap (_BodyCapReached
+        is raised only for success bodies, whose truncation would lose data).
+        """
+        received = 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if self.budget is not None:
+                self.budget.charge_bytes(len(chunk), self.provider, path)
+            if received > body.cap:
+                if not body.variable:
+                    yield chunk[: max(body.cap - (received - len(chunk)), 0)]
+                    return
+                raise _BodyCapReached
+            if time.monotonic() > deadline:
+                raise self._overdue(path, self.budget)
+            yield chunk
+
+    def _body_too_large(self, path: str, body: _Body) -> LimitExceeded:
+        return too_large(self.provider, path, f"more than {size(body.cap)} of body", body.variable)
+
+    def _overdue(self, path: str, budget: PollBudget | None) -> ProviderUnavailable:
+        if budget is not None and budget.remaining() <= 0:
+            return budget.out_of_time(self.provider, path, during="the request")
+        return DeadlineExceeded(
+            f"{self.provider} GET {path}: no complete answer within the "
+            f"{self.limits.request_seconds:g} s request deadline (AISPEND_REQUEST_SECONDS)",
+            provider=self.provider,
+            endpoint=path,
+        )
+
+    def _status_error(self, path: str, response: httpx.Response, body: bytes) -> Exception:
         status = response.status_code
-        detail = self._error_detail(response)
+        detail = self._error_detail(response, body)
         if _is_retryable_status(status):
             return _RetryableStatus(status, retry_after_seconds(response.headers), detail)
         message = self._clean(f"{self.provider} GET {path} -> {status}: {detail}")
@@ -321,6 +444,7 @@ class JsonApi(Closable):
         self,
         path: str,
         response: httpx.Response,
+        body: Iterator[bytes],
         member: str,
         convert: Callable[[Any, int], Iterable[T]],
     ) -> StreamedObject[T]:
@@ -328,7 +452,7 @@ class JsonApi(Closable):
 
         def chunks() -> Iterator[bytes]:
             nonlocal received
-            for chunk in response.iter_bytes():
+            for chunk in body:
                 received += len(chunk)
                 yield chunk
 
@@ -337,11 +461,11 @@ class JsonApi(Closable):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise self._not_json(path, response.status_code, exc, received) from None
 
-    def _decode(self, path: str, response: httpx.Response) -> Any:
+    def _decode(self, path: str, status: int, body: bytes) -> Any:
         try:
-            return money.loads_exact(response.content)
+            return money.loads_exact(body)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both
-            raise self._not_json(path, response.status_code, exc, len(response.content)) from None
+            raise self._not_json(path, status, exc, len(body)) from None
 
     def _not_json(self, path: str, status: int, exc: ValueError, size: int) -> MalformedResponse:
         reason = getattr(exc, "msg", type(exc).__name__)
@@ -354,11 +478,11 @@ class JsonApi(Closable):
             status=status,
         )
 
-    def _error_detail(self, response: httpx.Response) -> str:
+    def _error_detail(self, response: httpx.Response, content: bytes) -> str:
         """The provider's own error message (both providers use ``{"error": {"message": …}}``)."""
         detail: object = None
         try:
-            body = money.loads_exact(response.content)
+            body = money.loads_exact(content)
         except ValueError:
             body = None
         if isinstance(body, dict):
@@ -370,16 +494,26 @@ class JsonApi(Closable):
 
     # -- tenacity policy -----------------------------------------------------------------------
 
+    def _wait_cap(self) -> float:
+        """The longest wait allowed now: ``max_wait``, and never past the poll's budget."""
+        if self.budget is None:
+            return self._max_wait
+        return min(self._max_wait, self.budget.remaining())
+
     def _should_retry(self, exc: BaseException) -> bool:
         if isinstance(exc, _RetryableStatus):
-            return exc.retry_after is None or exc.retry_after <= self._max_wait
+            return exc.retry_after is None or exc.retry_after <= self._wait_cap()
         return isinstance(exc, _RETRY_EXCEPTIONS)
+
+    def _budget_spent(self, state: RetryCallState) -> bool:
+        """tenacity stop condition: no retry once the poll's budget is gone."""
+        return self.budget is not None and self.budget.remaining() <= 0
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
-            return exc.retry_after  # already known to be within the cap
-        return min(self._backoff(state), self._max_wait)
+            return min(exc.retry_after, self._wait_cap())  # already known to be within the cap
+        return min(self._backoff(state), self._wait_cap())
 
     def _log_retry(self, path: str, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -399,6 +533,11 @@ class JsonApi(Closable):
         head = f"{self.provider} GET {path} -> {exc.status}"
         if exc.retry_after is not None and exc.retry_after > self._max_wait:
             why = f"Retry-After {exc.retry_after:g}s exceeds the {self._max_wait:g}s cap"
+        elif self.budget is not None and exc.retry_after is not None and exc.retry_after > self._wait_cap():
+            why = (
+                f"Retry-After {exc.retry_after:g}s exceeds what is left of the poll's "
+                f"{self.budget.limits.poll_seconds:g} s budget"
+            )
         else:
             why = f"gave up after {attempts} attempt(s)"
         message = self._clean(f"{head}: {exc.detail} ({why})")
@@ -410,9 +549,25 @@ class JsonApi(Closable):
         return redact(text, self._secret)
 
 
-def _read_body(response: httpx.Response) -> httpx.Response:
-    response.read()
-    return response
+_ERROR_BODY_CAP = 64 << 10  # an error answer is only read for its message
+
+
+class _Body:
+    """How much of a success body to accept, and the setting that says so."""
+
+    __slots__ = ("cap", "variable")
+
+    def __init__(self, cap: int, variable: str) -> None:
+        self.cap = cap
+        self.variable = variable
+
+
+class _BodyCapReached(Exception):
+    """Internal: a success body grew past its cap."""
+
+
+def _read_whole(response: httpx.Response, chunks: Iterator[bytes]) -> tuple[int, bytes]:
+    return response.status_code, b"".join(chunks)
 
 
 class ProviderClient(Closable):
@@ -436,6 +591,19 @@ class ProviderClient(Closable):
     @property
     def requests_made(self) -> int:
         return self._api.requests_made
+
+    @property
+    def limits(self) -> Limits:
+        return self._api.limits
+
+    @contextmanager
+    def metered(self, budget: PollBudget) -> Iterator[None]:
+        """Charge every request made inside the block to ``budget`` (one poll's)."""
+        previous, self._api.budget = self._api.budget, budget
+        try:
+            yield
+        finally:
+            self._api.budget = previous
 
     def close(self) -> None:
         self._api.close()

@@ -27,6 +27,7 @@ from aispend import money
 from aispend.clock import day_start, from_unix, unix
 from aispend.providers.errors import BadRequest, MalformedResponse
 from aispend.providers.http import (
+    MAX_COUNT,
     Count,
     MoneyOrZero,
     ParamValue,
@@ -227,14 +228,25 @@ class OpenAIClient(ProviderClient):
         rows: list[X] = []
         seen: set[str] = set()
         cursor: str | None = None
-        while True:
+        page_rows = 0  # rows of the page being streamed (a failed attempt's are counted too)
+
+        def counted(bucket: Any, index: int) -> list[X]:
+            nonlocal page_rows
+            made = convert(bucket, index)
+            page_rows += len(made)
+            self._api.count_rows(path, len(rows) + page_rows, len(made))
+            return made
+
+        for _ in range(self._api.limits.max_pages):
             query = params if cursor is None else {**params, "page": cursor}
-            streamed = self._api.get_streamed(path, query, "data", convert)
+            page_rows = 0
+            streamed = self._api.get_streamed(path, query, "data", counted)
             page = self._page_end(path, streamed)
             rows.extend(streamed.items or ())
             if not page.has_more:
                 return rows
             cursor = self._next_cursor(path, page.next_page, seen)
+        raise self._api.too_many_pages(path)
 
     @staticmethod
     def _page_end(path: str, streamed: StreamedObject[X]) -> _BucketPage:
@@ -268,17 +280,19 @@ class OpenAIClient(ProviderClient):
         items: list[R] = []
         seen: set[str] = set()
         after: str | None = None
-        while True:
+        for _ in range(self._api.limits.max_pages):
             query: dict[str, ParamValue] = {**params, "limit": LIST_PAGE_SIZE}
             if after is not None:
                 query["after"] = after
             body = self._api.get_json(path, query)
             page = parse_body(page_model, body, provider=PROVIDER, endpoint=path)
             items.extend(page.data)
+            self._api.count_rows(path, len(items), len(page.data))
             if not page.has_more:
                 return items
             last = page.last_id or (getattr(page.data[-1], "id", None) if page.data else None)
             after = self._next_cursor(path, last, seen)
+        raise self._api.too_many_pages(path)
 
     @staticmethod
     def _next_cursor(path: str, cursor: str | None, seen: set[str]) -> str:
@@ -312,7 +326,7 @@ def _text(value: object, strings: dict[str, str]) -> str | None:
 
 
 def _count(value: object) -> int:
-    if type(value) is int:
+    if type(value) is int and -MAX_COUNT <= value <= MAX_COUNT:
         return value
     if value is None:
         return 0
@@ -378,9 +392,10 @@ def _usd(amount: object) -> Decimal:
     if currency is not None and (type(currency) is not str or (currency and currency.lower() != "usd")):
         raise _Irregular  # including every non-USD row: the wire-model path skips it with a warning
     value = amount.get("value")
-    if type(value) is Decimal and value.is_finite():
+    # Out-of-range amounts take the wire-model path too, which refuses them naming the field.
+    if type(value) is Decimal and value.is_finite() and abs(value) <= money.MAX_PROVIDER_USD:
         return value
-    if type(value) is int:
+    if type(value) is int and abs(value) <= money.MAX_PROVIDER_USD:
         return Decimal(value)
     if value is None:
         return money.ZERO

@@ -28,9 +28,6 @@ from aispend.records import OpenRouterActivity, OpenRouterCredits, OpenRouterKey
 
 PROVIDER = "openrouter"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
-# /keys has no total or has_more; this bounds the offset loop at 100k keys should a server keep
-# returning full pages forever.
-MAX_KEY_PAGES = 1000
 UNKNOWN_PROVIDER = "unknown"
 
 
@@ -121,19 +118,20 @@ class OpenRouterClient(ProviderClient):
         """
         found: dict[str, OpenRouterKey] = {}
         offset = 0
-        for _ in range(MAX_KEY_PAGES):
+        for _ in range(self._api.limits.max_pages):
             params = {"offset": offset, "include_disabled": "true" if include_disabled else "false"}
             body = parse_body(
                 _KeysBody, self._api.get_json("/keys", params), provider=PROVIDER, endpoint="/keys"
             )
             fresh = [key for key in body.data if key.hash not in found]
             found.update((key.hash, _key_record(key)) for key in fresh)
+            self._api.count_rows("/keys", len(found), len(fresh))
             if len(body.data) < self._keys_page_size:
                 return list(found.values())
             if not fresh:
                 raise self._paging_error(f"offset={offset} returned only keys already seen")
             offset += len(body.data)
-        raise self._paging_error(f"still full after {MAX_KEY_PAGES} pages")
+        raise self._api.too_many_pages("/keys")
 
     def activity(self, key_hash: str) -> list[OpenRouterActivity]:
         """One key's last 30 completed UTC days, one record per (day, model, provider).
@@ -143,6 +141,7 @@ class OpenRouterClient(ProviderClient):
         """
         raw = self._api.get_json("/activity", {"api_key_hash": key_hash})
         body = parse_body(_ActivityBody, raw, provider=PROVIDER, endpoint="/activity")
+        self._api.count_rows("/activity", len(body.data), len(body.data))
         return _sum_activity(key_hash, body.data)
 
     @staticmethod
