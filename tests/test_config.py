@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from aispend.config import ConfigError, load_config
+from tests.readme import code_block
 
-DESIGN_EXAMPLE = """
+EXAMPLE = """
 timezone: Europe/Berlin
 alert_channel: C0123ALERTS
 poll_interval_minutes: 15
@@ -35,6 +36,12 @@ admins: [U0999ADMIN]
 """
 
 
+def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, code_block("yaml", "# aispend.yaml")))
+    assert [p.name for p in config.projects] == ["search"]
+    assert config.digest is not None and config.alert_channel == "C0123ALERTS"
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "aispend.yaml"
     path.write_text(text, encoding="utf-8")
@@ -47,8 +54,8 @@ def problems(tmp_path: Path, text: str) -> list[str]:
     return caught.value.problems
 
 
-def test_the_design_example_loads_with_exact_numbers(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, DESIGN_EXAMPLE))
+def test_the_example_loads_with_exact_numbers(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, EXAMPLE))
     project = config.project("SEARCH")
     assert project is not None and project.name == "search"
     assert project.monthly_budget_usd == Decimal("2000.10")
@@ -107,7 +114,8 @@ projects:
 
 def test_typos_in_nested_keys_are_errors(tmp_path: Path) -> None:
     assert problems(tmp_path, "projects:\n  - name: a\n    alert_at_percnt: [50]\n") == [
-        "projects[0].alert_at_percnt: unknown key (check the spelling; see DESIGN.md §3 for the schema)"
+        "projects[0].alert_at_percnt: unknown key "
+        "(check the spelling; the Configure section of README.md lists every key)"
     ]
 
 

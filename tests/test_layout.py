@@ -102,3 +102,17 @@ def test_options_only_tests_use_are_not_public_names_of_the_simulated_servers() 
         inspect.signature(servers.FakeOpenRouter).parameters
     )
     assert options == {"dataset"}
+
+
+def test_code_cites_only_documents_in_this_repository() -> None:
+    """Users never see the design notes the project started from: code, docstrings and messages
+    point at the README (the user contract) instead."""
+    design_notes = "DESIGN" + ".md"  # spelled apart so this file does not cite it either
+    root = SRC.parents[1]
+    citing = [
+        str(path.relative_to(root))
+        for folder in ("src", "tests", "bench")
+        for path in sorted((root / folder).rglob("*.py"))
+        if design_notes in path.read_text(encoding="utf-8")
+    ]
+    assert citing == []

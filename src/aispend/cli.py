@@ -1,4 +1,4 @@
-"""The ``aispend`` command line (DESIGN.md §4): parse arguments, call the domain, render.
+"""The ``aispend`` command line (README: Commands): parse arguments, call the domain, render.
 
 Exit codes: 0 success, 1 a runtime problem (provider or database unreachable, poll errors),
 2 bad input (invalid config, unknown project, malformed arguments).

@@ -1,4 +1,4 @@
-"""The team config file ``aispend.yaml`` (DESIGN.md §3): schema, loader and readable errors.
+"""The team config file ``aispend.yaml`` (README: Configure): schema, loader and readable errors.
 
 Unknown keys are errors, because a typo (``alert_at_percnt``) must not silently disable an alert.
 Numbers are read as ``Decimal`` straight from the YAML text, so a budget of ``2000.10`` is exact.
@@ -311,7 +311,7 @@ def _problems(exc: ValidationError) -> list[str]:
         loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see DESIGN.md §3 for the schema)"
+            message = "unknown key (check the spelling; the Configure section of README.md lists every key)"
         elif error["type"] == "missing":
             message = "is required"
         problems.append(str(_Problem(_path(loc), message)))

@@ -1,4 +1,4 @@
-"""Environment settings (DESIGN.md §3). Secrets and endpoints live here, never in the YAML file."""
+"""Environment settings (README: Configure). Secrets and endpoints live here, never in the YAML file."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from aispend.spend.mix import model_mix, movers, route_costs
 from aispend.spend.model import SpendLine
 from aispend.spend.reports import fill_openrouter_gaps
 from aispend.spend.runway import credit_runway
+from tests.readme import code_block
 
 from .factories import D, activity, at, find_floats, key_day, oa, or_key, orl, project, snap, team_from_lines
 
@@ -34,19 +35,7 @@ LINES = [
 ]
 KEYS = [key_day(date(2026, 11, 27), "hash_a", "1.25")]
 
-DESIGN_KEYS = {
-    "project",
-    "month",
-    "as_of",
-    "owner",
-    "total_usd",
-    "budget_usd",
-    "forecast_usd",
-    "pace",
-    "by_provider",
-    "by_model",
-    "provisional_since",
-}
+README_KEYS = set(json.loads(code_block("json", '{"project": "search"')))
 
 
 def _strings_only(value: Any) -> None:
@@ -62,10 +51,10 @@ def _strings_only(value: Any) -> None:
         assert value is None or isinstance(value, str | bool | int), value
 
 
-def test_project_json_has_the_design_keys_and_string_amounts() -> None:
+def test_project_json_has_the_readme_keys_and_string_amounts() -> None:
     report = team_from_lines(MATCHER, LINES, NOV, NOW, key_days=KEYS)
     data = project_json(report.projects[0])
-    assert DESIGN_KEYS <= set(data)
+    assert README_KEYS <= set(data)
     assert data["project"] == "search"
     assert data["month"] == "2026-11"
     assert data["as_of"] == "2026-11-27T12:00:00Z"

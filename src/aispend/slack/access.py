@@ -1,4 +1,4 @@
-"""Who may see a project's figures (DESIGN.md §3 ``visibility``).
+"""Who may see a project's figures (``visibility`` in README: Configure).
 
 ``public`` projects are visible to everyone in the workspace. ``owner`` projects show details only
 to their owner (a user id compared for equality) and to ``admins``; when the owner is a user

@@ -1,4 +1,4 @@
-"""Parse the text after ``/aispend`` into a typed command (DESIGN.md §5).
+"""Parse the text after ``/aispend`` into a typed command (README: Slack app).
 
 Grammar: ``help`` · ``project <name>`` · ``projects`` · ``credits`` · ``models [project]`` ·
 ``routes`` · ``unattributed`` · ``health``, each optionally followed by ``share``. Words are

@@ -1,4 +1,4 @@
-"""Which team project a provider spend line belongs to (DESIGN.md §3).
+"""Which team project a provider spend line belongs to (README: Configure, *Attribution*).
 
 Rule: a line belongs to the first project (config order) whose *most specific* matcher matches.
 Specificity, most specific first:
