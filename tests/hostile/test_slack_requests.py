@@ -272,3 +272,11 @@ def test_signed_fuzzed_payloads_never_500(
     assert response.status_code in (200, 400, 404), (response.status_code, body)
     assert served.metric(http, ERRORS) == 0, body
     assert "Traceback" not in served.log_text(), body
+
+
+def test_a_command_mentioning_payload_is_still_a_command(http: httpx.Client, fake: FakeSlack) -> None:
+    """Bolt mistakes any form body containing the word "payload" for an interaction."""
+    body = command_body("project payload-api", response_url=fake.response_url())
+    response = http.post("/slack/events", content=body, headers=signed_headers(body))
+    assert response.status_code == 200
+    assert "payload-api" in response.text  # the unknown-project answer names what was asked

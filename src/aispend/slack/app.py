@@ -240,6 +240,20 @@ def build_app(
         counters.inc("aispend_slack_errors_total", where="listener")
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": msg.ERROR})
 
+    def skip_late_retries(
+        req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        # Slack re-sends what we answered too late: the first delivery did reach us and did its
+        # work, so the retry is acknowledged without doing it again (HTTP and Socket Mode alike:
+        # Bolt mirrors the envelope's retry fields into these headers). Other retry reasons (the
+        # first delivery failed on the way) are handled normally; ``share`` is guarded by its
+        # fingerprint either way (``aispend.slack.replay``).
+        if req.headers.get("x-slack-retry-reason", [""])[0] == "http_timeout":
+            counters.inc("aispend_slack_repeats_total", kind="retry")
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return next()
+
+    app.middleware(skip_late_retries)
     app.command(COMMAND)(on_command)
     app.event("app_home_opened")(on_home_opened)
     app.action(REFRESH_ACTION)(on_refresh)

@@ -16,9 +16,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
-from slack_bolt import BoltRequest
+from slack_bolt import BoltContext, BoltRequest
+from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ def parse(body: bytes, *, query: Mapping[str, str], headers: Mapping[str, str]) 
         request = BoltRequest(body=text, query=dict(query), headers=dict(headers))
     except Exception:  # whatever Bolt's parser trips over in a malformed body
         raise Rejected(400, "malformed") from None
+    if not request.body and not text.lstrip().startswith("{"):
+        _reparse_form(request, text)
     if not isinstance(request.body, dict) or not request.body:
         raise Rejected(400, "malformed")
     try:
@@ -157,6 +161,16 @@ class _Body(_Loose):
                 if key in data and data[key] is None:
                     raise ValueError(f"{key} is null")
         return data
+
+
+def _reparse_form(request: BoltRequest, text: str) -> None:
+    """Bolt takes any form body that merely *contains* the word "payload" for an interaction
+    payload, and then finds none: ``/aispend project payload-api`` arrived as an empty body. A
+    form without a ``payload`` field is a slash command; parse it as one."""
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    if fields and "payload" not in fields:
+        request.body = fields
+        request.context = build_context(BoltContext({}), fields)
 
 
 class RejectionLog:

@@ -138,14 +138,6 @@ def create_web_app(
             counters.inc("aispend_http_requests_total", path="/slack/events", status=str(refused.status))
             headers = {"connection": "close"} if refused.status == 413 else None
             return PlainTextResponse(_REFUSALS[refused.status], status_code=refused.status, headers=headers)
-        if request.headers.get("x-slack-retry-reason") == "http_timeout":
-            # Slack re-sends what we answered too late: the first delivery did reach us and did
-            # its work, so the retry is acknowledged without doing it again. Other retry reasons
-            # (the first delivery failed on the way) are handled normally; ``share`` is guarded
-            # by its fingerprint either way (``aispend.slack.replay``).
-            counters.inc("aispend_slack_repeats_total", kind="retry")
-            counters.inc("aispend_http_requests_total", path="/slack/events", status="200")
-            return Response(status_code=200, headers={"x-slack-no-retry": "1"})
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         counters.inc("aispend_http_requests_total", path="/slack/events", status=str(bolt_response.status))
         return to_starlette_response(bolt_response)
