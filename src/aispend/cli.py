@@ -161,6 +161,9 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     summary = poller.poll(backfill_days=args.backfill_days)
     print_poll_summary(summary, _console())
+    err = _console(stderr=True)
+    for claim in SpendService(engine, config).double_claims():  # names may be new with this poll
+        err.print(f"aispend: double claim in the config (see `aispend check`): {claim}", markup=False)
     return EXIT_OK if summary.ok else EXIT_RUNTIME
 
 

@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from aispend.clock import utcnow
@@ -86,6 +87,7 @@ class Runtime:
     audience: HomeAudience
     metrics: Metrics
     poller: Poller | None
+    reported_claims: tuple[str, ...] = ()
 
     def poll(self) -> PollSummary | None:
         """The scheduled job: poll, count errors, refresh every Home tab that was opened."""
@@ -98,8 +100,20 @@ class Runtime:
             )
         if summary.abandoned is not None:
             self.metrics.inc("aispend_polls_abandoned_total")
+        self._report_double_claims()
         republish_homes(self.app.client, self.service, self.audience.users(), utcnow())
         return summary
+
+    def _report_double_claims(self) -> None:
+        """Log each double claim the newest names reveal, once (not again on every poll)."""
+        try:
+            claims = tuple(self.service.double_claims())
+        except SQLAlchemyError:
+            return  # the store is down: the poll's own errors say so
+        if claims != self.reported_claims:
+            for claim in claims:
+                log.warning("double claim in the config (see `aispend check`): %s", claim)
+            self.reported_claims = claims
 
 
 def _require(settings: Settings, socket_mode: bool) -> None:

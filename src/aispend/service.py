@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aispend.clock import ensure_utc, month_start, next_month
-from aispend.config import Config
+from aispend.config import Config, double_claim_problems
 from aispend.money import from_nanos
 from aispend.reader import EndpointHealth, Health
 from aispend.records import PROVIDERS, PollStatus
@@ -104,6 +104,14 @@ class SpendService:
     @property
     def config(self) -> Config:
         return self._config
+
+    def double_claims(self) -> list[str]:
+        """Entries of two projects that name the same provider id once the stored names resolve
+        them (``config.double_claim_problems``); attribution gives such an id to one project only,
+        so ``aispend poll`` and the scheduled poll report them (names arrive with polls)."""
+        with session_scope(self._engine) as session:
+            _, matcher = self._matcher(session)
+        return double_claim_problems(self._config, matcher.directory)
 
     # ------------------------------------------------------------------------------ helpers
 

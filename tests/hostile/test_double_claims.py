@@ -7,6 +7,7 @@ silently take all the spend.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,12 @@ import pytest
 
 from aispend.cli import main
 from aispend.clock import utcnow
+from aispend.config import load_config
 from aispend.demo.simulated.dataset import Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
+from aispend.serve import build_runtime
+from aispend.settings import Settings
+from tests.fakes.fake_slack import FakeSlack
 
 
 @pytest.fixture
@@ -68,8 +73,11 @@ def test_check_reports_an_id_and_its_name_in_two_projects_from_the_stored_names(
     env.write_text(_config("search", project_id, "search-prod", key_hash), encoding="utf-8")
     assert main(["check"]) == 0  # nothing stored yet: only the literal check, and it says so
     assert "were not resolved to ids" in capsys.readouterr().out
-    assert main(["poll"]) == 0
-    capsys.readouterr()
+    assert main(["poll"]) == 0  # the names arrive with this poll, and the poll says so at once
+    assert capsys.readouterr().err.splitlines() == [
+        "aispend: double claim in the config (see `aispend check`): " + line.strip()
+        for line in _expected(project_id, key_hash)
+    ]
     for name in ("OPENAI_ADMIN_KEY", "OPENROUTER_MANAGEMENT_KEY"):
         monkeypatch.delenv(name)  # the stored names alone must be enough
     assert main(["check"]) == 2
@@ -96,3 +104,30 @@ def test_distinct_claims_pass_before_and_after_a_poll(env: Path, capsys: pytest.
     assert main(["poll"]) == 0
     assert main(["check"]) == 0
     assert "OK (2 projects" in capsys.readouterr().out
+
+
+def test_the_scheduled_poll_logs_each_double_claim_once(
+    env: Path,
+    dataset: Dataset,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project_id, key_hash = _ids(dataset)
+    env.write_text(_config("search", project_id, "search-prod", key_hash), encoding="utf-8")
+    fake = FakeSlack().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-claims")
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", "claims-secret")
+        monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+        runtime = build_runtime(Settings(), load_config(env))
+        with caplog.at_level(logging.WARNING, logger="aispend.serve"):
+            runtime.poll()
+            runtime.poll()
+        runtime.lock.release()
+    finally:
+        fake.stop()
+    logged = [r.getMessage() for r in caplog.records if "double claim" in r.getMessage()]
+    assert logged == [
+        "double claim in the config (see `aispend check`): " + line.strip()
+        for line in _expected(project_id, key_hash)
+    ]
