@@ -25,9 +25,9 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/report.py
-	$(BIN)/python bench/slash.py
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.report
+	$(BIN)/python -m bench.slash
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -51,7 +51,9 @@ def test_the_pure_block_kit_builders_load_no_web_stack() -> None:
     assert not loaded & set(WEB_STACK), sorted(loaded & set(WEB_STACK))
 
 
-@pytest.mark.parametrize("package", ["spend", "slack", "providers", "store", "demo", "demo/simulated"])
+@pytest.mark.parametrize(
+    "package", ["spend", "alerts", "slack", "providers", "store", "demo", "demo/simulated"]
+)
 def test_package_init_files_import_nothing(package: str) -> None:
     tree = ast.parse((SRC / package / "__init__.py").read_text(encoding="utf-8"))
     imports = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]

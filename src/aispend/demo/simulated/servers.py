@@ -275,7 +275,25 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence per-request logging; tests read :attr:`SimulatedServer.requests` instead."""
 
 
-class SimulatedServer:
+class _Running:
+    """``with`` starts and stops: written once for a server and for the pair of them."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class SimulatedServer(_Running):
     """Common plumbing: thread, auth, faults, request log. Subclasses route and shape errors."""
 
     api_root: str = ""
@@ -311,14 +329,6 @@ class SimulatedServer:
             httpd.server_close()
         if thread is not None:
             thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -968,7 +978,7 @@ def _sum_rows(rows: list[OpenRouterActivity]) -> OpenRouterActivity:
 
 
 @dataclass
-class SimulatedProviders:
+class SimulatedProviders(_Running):
     """Both fake providers over one dataset, started and stopped together (the demo's setup)."""
 
     dataset: Dataset
@@ -987,14 +997,6 @@ class SimulatedProviders:
     def stop(self) -> None:
         self.openai.stop()
         self.openrouter.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def environ(self) -> dict[str, str]:
         """Environment for aispend's settings that points both providers at these servers."""
