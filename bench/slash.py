@@ -33,11 +33,12 @@ from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.slack_requests import command_body, signed_headers
 
 from aispend.config import Config
+from aispend.metrics import Metrics
 from aispend.reader import Health, SpendReader
 from aispend.service import SpendService
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
-from aispend.slack.web import Metrics, create_web_app
+from aispend.slack.web import create_web_app
 from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
 from aispend.store.engine import make_engine
 from bench.common import (

@@ -93,8 +93,8 @@ gid=${user#*:}; [ "$gid" != "$user" ] || gid=$uid
 image_env=()
 while IFS= read -r line; do image_env+=("$line"); done < <(
   buildah "${STORE[@]}" inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
-run_in_image() {
-  unshare --pid --fork --mount-proc="$mnt/proc" \
+run_in_image() {  # exec: run in the background, the caller's $! is unshare itself
+  exec unshare --pid --fork --mount-proc="$mnt/proc" \
     chroot --userspec="$uid:$gid" "$mnt" /usr/bin/env -i "${image_env[@]}" HOME=/home/aispend "$@"
 }
 mkdir -p "$mnt/proc"
@@ -105,7 +105,7 @@ ok "aispend --version: $version"
 [ "$(run_in_image /usr/bin/id -u)" = "$uid" ] || fail "not running as $uid"
 ok "runs as uid $uid"
 
-run_in_image sh -c 'cd /tmp && aispend demo' >"$WORK/demo.log" 2>&1 || { tail -30 "$WORK/demo.log"; fail "aispend demo"; }
+(run_in_image sh -c 'cd /tmp && aispend demo') >"$WORK/demo.log" 2>&1 || { tail -30 "$WORK/demo.log"; fail "aispend demo"; }
 ok "aispend demo exits 0 ($(wc -l <"$WORK/demo.log") lines)"
 
 # ---------------------------------------------------- serve: health, then SIGTERM as PID 1

@@ -9,13 +9,15 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.signature import SignatureVerifier
 
 from aispend.clock import utcnow
 from aispend.config import parse_config
 from aispend.demo.simulated.dataset import Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
-from aispend.serve import ServeError, build_runtime
+from aispend.ingest import PollSummary
+from aispend.serve import Runtime, ServeError, build_runtime
 from aispend.settings import Settings
 from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
@@ -60,6 +62,32 @@ def test_runtime_polls_and_answers_from_the_store(
             summary = runtime.poll()
             assert summary is not None and summary.ok
             check_answers(client, fake_slack)
+            check_metrics(runtime, summary)
+
+
+def check_metrics(runtime: Runtime, summary: PollSummary) -> None:
+    """/metrics carries what the poll did and the figures the store now holds."""
+    metrics = runtime.metrics
+    for result in summary.results:
+        labels = {"provider": str(result.provider), "endpoint": result.endpoint}
+        assert metrics.value("aispend_polls_total", outcome="ok", **labels) >= 1
+        assert metrics.value("aispend_poll_last_success_timestamp_seconds", **labels) > 0
+    written = sum(r.count.inserted + r.count.updated + r.count.deleted for r in summary.results)
+    exposed = sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        if family.name == "aispend_rows_written"
+        for sample in family.samples
+        if sample.name == "aispend_rows_written_total"
+    )
+    assert exposed == written > 0
+    now = utcnow()
+    search = runtime.service.project_report("search", now)
+    assert search is not None
+    assert metrics.value("aispend_project_spend_usd", project="search") == pytest.approx(float(search.total))
+    balance = runtime.service.runway(now).balance
+    assert balance is not None
+    assert metrics.value("aispend_openrouter_balance_usd") == pytest.approx(float(balance))
 
 
 def check_answers(client: httpx.Client, fake_slack: FakeSlack) -> None:

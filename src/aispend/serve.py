@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
@@ -25,13 +25,16 @@ from starlette.applications import Starlette
 from aispend.clock import utcnow
 from aispend.config import Config
 from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
+from aispend.metrics import Metrics
+from aispend.records import PollStatus
 from aispend.scheduler import LeaderLock, build_scheduler
 from aispend.service import SpendService
 from aispend.settings import Settings, secret
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience, republish_homes
-from aispend.slack.web import Metrics, create_web_app, http_server
+from aispend.slack.web import create_web_app, http_server
+from aispend.spend.model import Runway, TeamReport
 from aispend.store.engine import REQUEST, make_engine, open_store
 from aispend.store.guard import CallGuard, GuardedReader
 from aispend.store.replay import StoreLedger
@@ -94,10 +97,14 @@ class Runtime:
         if self.poller is None:
             return None
         summary = self.poller.poll()
-        for problem in summary.errors:
-            self.metrics.inc(
-                "aispend_poll_errors_total", provider=problem.provider, endpoint=problem.endpoint
+        record_poll(self.metrics, summary, utcnow())
+        try:
+            now = utcnow()
+            record_spend(
+                self.metrics, self.service.config, self.service.team_report(now), self.service.runway(now)
             )
+        except Exception:  # metrics must never fail the poll job
+            log.exception("reading the store for /metrics after the poll failed")
         if summary.abandoned is not None:
             self.metrics.inc("aispend_polls_abandoned_total")
         self._report_double_claims()
@@ -114,6 +121,41 @@ class Runtime:
             for claim in claims:
                 log.warning("double claim in the config (see `aispend check`): %s", claim)
             self.reported_claims = claims
+
+
+def record_poll(metrics: Metrics, summary: PollSummary, finished_at: datetime) -> None:
+    """Count each endpoint's outcome and rows; stamp the endpoints that succeeded."""
+    for result in summary.results:
+        provider, endpoint = str(result.provider), result.endpoint
+        metrics.inc("aispend_polls_total", provider=provider, endpoint=endpoint, outcome=str(result.status))
+        written = result.count.inserted + result.count.updated + result.count.deleted
+        if written:
+            metrics.inc("aispend_rows_written_total", written, provider=provider, endpoint=endpoint)
+        if result.status is PollStatus.OK:
+            metrics.set(
+                "aispend_poll_last_success_timestamp_seconds",
+                finished_at.timestamp(),
+                provider=provider,
+                endpoint=endpoint,
+            )
+
+
+def record_spend(metrics: Metrics, config: Config, team: TeamReport, runway: Runway) -> None:
+    """Gauges operators alert on: balance, runway, month-to-date spend and budget per project."""
+    if runway.balance is None:
+        metrics.clear("aispend_openrouter_balance_usd")
+    else:
+        metrics.set("aispend_openrouter_balance_usd", runway.balance)
+    if runway.days_left is None:
+        metrics.clear("aispend_openrouter_runway_days")
+    else:
+        metrics.set("aispend_openrouter_runway_days", runway.days_left)
+    names = [project.name for project in config.projects]
+    metrics.set_per_project(
+        "aispend_project_spend_usd", {report.project: report.total for report in team.projects}, names
+    )
+    budgets = {p.name: p.monthly_budget_usd for p in config.projects if p.monthly_budget_usd is not None}
+    metrics.set_per_project("aispend_project_budget_usd", budgets, names)
 
 
 def _require(settings: Settings, socket_mode: bool) -> None:
@@ -176,7 +218,8 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     _require(settings, socket_mode)
     bot_token = secret(settings.slack_bot_token)
     assert bot_token is not None
-    client = make_web_client(bot_token, settings.slack_api_url)
+    metrics = Metrics()
+    client = make_web_client(bot_token, settings.slack_api_url, metrics=metrics)
     probe = make_web_client(bot_token, settings.slack_api_url, logger=_QUIET)
     try:  # before anything else starts, so a wrong token or no network is one line, not a traceback
         probe.auth_test()
@@ -196,7 +239,6 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     guard = CallGuard()
     guarded = GuardedReader(service, guard)
     audience = HomeAudience()
-    metrics = Metrics()
     # Socket Mode requests are not signed; Bolt still wants a value it will never use.
     app = build_app(
         reader=guarded,

@@ -21,12 +21,13 @@ from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 
 from aispend.config import Config, parse_config
+from aispend.metrics import Metrics
 from aispend.reader import EndpointHealth, Health, SpendReader
 from aispend.records import PollStatus, Provider
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience
-from aispend.slack.web import Metrics, create_web_app
+from aispend.slack.web import create_web_app
 from aispend.spend.model import (
     BilledItemSpend,
     DayPoint,

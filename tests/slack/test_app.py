@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from aispend.metrics import Metrics
 from aispend.money import fmt_usd
 from aispend.reader import SpendReader
 from aispend.slack.app import build_app
 from aispend.slack.home import HomeAudience
-from aispend.slack.web import Metrics
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.conftest import (
     ADMIN,

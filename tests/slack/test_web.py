@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from aispend.slack.web import Metrics, health_payload
+from aispend.slack.web import health_payload
 from tests.slack.conftest import NOW, InMemoryReader
 
 
@@ -20,12 +20,3 @@ def test_health_payload_states() -> None:
     assert (status, body["database"], body["last_poll_at"]) == (503, False, None)
     status, body = health_payload(replace(health, last_poll_at=None), now=NOW, stale_after=None)
     assert (status, body["status"], body["last_poll_age_seconds"]) == (200, "degraded", None)
-
-
-def test_metrics_render_escapes_labels() -> None:
-    metrics = Metrics()
-    metrics.inc("aispend_slack_commands_total", command='we"ird')
-    metrics.inc("aispend_slack_commands_total", command='we"ird')
-    text = metrics.render()
-    assert 'aispend_slack_commands_total{command="we\\"ird"} 2' in text
-    assert text.endswith("\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -21,6 +22,7 @@ from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from aispend.clock import utcnow
+from aispend.metrics import Metrics
 from aispend.reader import BoundedReads, SpendReader, StoreUnavailable
 from aispend.slack import messages as msg
 from aispend.slack.access import can_view
@@ -44,7 +46,6 @@ from aispend.slack.commands import Command, parse_command, suggest
 from aispend.slack.home import REFRESH_ACTION, HomeAudience, publish_home
 from aispend.slack.mrkdwn import escape, user_text
 from aispend.slack.replay import MemoryLedger, ReplayLedger, fingerprint
-from aispend.slack.web import Metrics
 from aispend.spend.model import ProjectReport
 
 COMMAND = "/aispend"
@@ -173,6 +174,22 @@ def build_app(
         ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest, logger: logging.Logger
     ) -> None:
         parsed = parse_command(str(command.get("text") or ""))
+        started = time.perf_counter()
+        try:
+            _on_command(ack, command, respond, request, logger, parsed)
+        finally:
+            counters.observe(
+                "aispend_slash_latency_seconds", time.perf_counter() - started, command=parsed.kind
+            )
+
+    def _on_command(
+        ack: Ack,
+        command: dict[str, Any],
+        respond: Respond,
+        request: BoltRequest,
+        logger: logging.Logger,
+        parsed: Command,
+    ) -> None:
         user_id = str(command.get("user_id") or "")
         counters.inc("aispend_slack_commands_total", command=parsed.kind)
         try:

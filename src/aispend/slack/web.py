@@ -10,11 +10,9 @@ event loop.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import ClassVar
 
 import uvicorn
 from slack_bolt import App
@@ -27,53 +25,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from aispend.clock import utcnow
+from aispend.metrics import CONTENT_TYPE, Metrics
 from aispend.reader import Health
 from aispend.slack.gate import MAX_BODY_BYTES, Rejected, RejectionLog, parse, read_capped, verify
-
-Labels = tuple[tuple[str, str], ...]
-
-
-class Metrics:
-    """Prometheus-style counters kept in memory (per process), rendered as text exposition."""
-
-    HELP: ClassVar[dict[str, str]] = {
-        "aispend_slack_commands_total": "Slash commands answered, by subcommand.",
-        "aispend_slack_errors_total": "Errors while handling Slack requests, by where they happened.",
-        "aispend_http_requests_total": "HTTP requests, by path and status.",
-        "aispend_slack_rejected_total": "Requests refused before Bolt (size, signature, shape), by reason.",
-        "aispend_slack_repeats_total": "Repeated Slack requests answered without doing their work again.",
-    }
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[tuple[str, Labels], int] = {}
-
-    def inc(self, name: str, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-
-    def value(self, name: str, **labels: str) -> int:
-        with self._lock:
-            return self._counts.get((name, tuple(sorted(labels.items()))), 0)
-
-    def render(self) -> str:
-        with self._lock:
-            counts = dict(self._counts)
-        lines: list[str] = []
-        for name in sorted({n for n, _ in counts} | set(self.HELP)):
-            lines.append(f"# HELP {name} {self.HELP.get(name, name)}")
-            lines.append(f"# TYPE {name} counter")
-            for (metric, labels), count in sorted(counts.items()):
-                if metric != name:
-                    continue
-                label_text = ",".join(f'{k}="{_label(v)}"' for k, v in labels)
-                lines.append(f"{name}{{{label_text}}} {count}" if label_text else f"{name} {count}")
-        return "\n".join(lines) + "\n"
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def health_payload(
@@ -158,7 +112,7 @@ def create_web_app(
         return JSONResponse(payload, status_code=status)
 
     async def metrics_endpoint(_: Request) -> Response:
-        return PlainTextResponse(counters.render(), media_type="text/plain; version=0.0.4")
+        return Response(counters.render(), media_type=CONTENT_TYPE)
 
     return Starlette(
         routes=[
