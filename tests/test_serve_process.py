@@ -6,6 +6,7 @@ the SIGKILL leaves the leader lock, the scheduler and the socket to time out on 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,11 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
+from aispend.demo.simulated.dataset import Dataset
+from aispend.demo.simulated.servers import SimulatedProviders
 from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 
@@ -45,7 +49,9 @@ def _free_port() -> int:
         return port
 
 
-def _start(tmp_path: Path, fake_slack: FakeSlack, *args: str) -> tuple[subprocess.Popen[str], str]:
+def _start(
+    tmp_path: Path, fake_slack: FakeSlack, *args: str, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     config = tmp_path / "aispend.yaml"
     config.write_text("timezone: UTC\nprojects:\n  - name: search\n    owner: U0OWNER\n")
     port = _free_port()
@@ -62,7 +68,7 @@ def _start(tmp_path: Path, fake_slack: FakeSlack, *args: str) -> tuple[subproces
         "SLACK_BOT_TOKEN": "xoxb-0000-test",
         "SLACK_SIGNING_SECRET": "process-secret",
         "SLACK_APP_TOKEN": "xapp-1-test",
-    }
+    } | (extra_env or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "aispend", "serve", *args, "--host", "127.0.0.1"],
         env=env,
@@ -144,3 +150,36 @@ def test_socket_mode_answers_over_the_socket_serves_health_and_stops_on_sigterm(
     assert took < STOP_LIMIT_S, f"stop took {took:.1f}s"
     socket_mode.wait_disconnected(timeout=2)  # slack_sdk's client closes TCP without a close frame
     assert "Traceback" not in output
+
+
+def test_json_logs_carry_the_poll_and_lifecycle_and_never_a_secret(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """LOG_FORMAT=json: every line of ours, Bolt's and uvicorn's is one JSON object, and no key,
+    token or signing secret appears anywhere, even at DEBUG (-v logs request details)."""
+    dataset = Dataset.generate(date.today())
+    with SimulatedProviders(dataset) as providers:
+        env = providers.environ() | {"LOG_FORMAT": "json"}
+        proc, base = _start(tmp_path, fake_slack, "-v", extra_env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{base}/healthz", timeout=2).json()
+            if health["last_poll_at"] is not None:
+                break
+            time.sleep(0.2)
+        _, output = _stop(proc)
+    assert proc.returncode == 0, output
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]
+    messages = [(r["level"], r["logger"], r["message"]) for r in records]
+    assert any(m[2].startswith("poll finished") for m in messages), messages
+    assert any(m[1] == "aispend.serve" and m[2].startswith("scheduler started") for m in messages)
+    assert any(m[1].startswith("uvicorn") for m in messages), "uvicorn's records bypassed the handler"
+    assert not any("will be unused" in m[2] for m in messages)
+    for secret in (
+        env["OPENAI_ADMIN_KEY"],
+        env["OPENROUTER_MANAGEMENT_KEY"],
+        "xoxb-0000-test",
+        "process-secret",
+        "xapp-1-test",
+    ):
+        assert secret not in output, f"{secret[:8]}… leaked into the log"

@@ -28,6 +28,7 @@ from aispend.console import (
     shown,
 )
 from aispend.ingest import clients_from_settings, configured_providers, poller_from_settings
+from aispend.logs import configure_logging
 from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
@@ -331,18 +332,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_level(args: argparse.Namespace) -> int:
+    """DEBUG with -v; INFO for the long-running ``serve`` (polls, leader changes, alerts are its
+    news); WARNING for one-shot commands, whose output is the table or JSON they print."""
+    if getattr(args, "verbose", False):
+        return logging.DEBUG
+    return logging.INFO if args.command == "serve" else logging.WARNING
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Before the settings are read (their errors are printed, not logged); re-done with the
+    # secrets and LOG_FORMAT once they are.
+    level = _log_level(args)
+    configure_logging(level=level)
     if getattr(args, "backfill_days", None) is not None and not 1 <= args.backfill_days <= 365:
         parser.error("--backfill-days must be between 1 and 365")
     err = _console(stderr=True)
     try:
         settings = Settings()
+        configure_logging(level=level, fmt=settings.log_format, secrets=settings.secret_values())
         if getattr(args, "config", None):
             settings = settings.model_copy(update={"aispend_config": args.config})
         return int(args.func(args, settings))

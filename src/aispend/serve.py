@@ -98,6 +98,7 @@ class Runtime:
             return None
         summary = self.poller.poll()
         record_poll(self.metrics, summary, utcnow())
+        log_poll(summary, utcnow())
         try:
             now = utcnow()
             record_spend(
@@ -121,6 +122,26 @@ class Runtime:
             for claim in claims:
                 log.warning("double claim in the config (see `aispend check`): %s", claim)
             self.reported_claims = claims
+
+
+def log_poll(summary: PollSummary, finished_at: datetime) -> None:
+    """One INFO line per poll (a WARNING naming each failed endpoint when some failed)."""
+    written = sum(r.count.inserted + r.count.updated + r.count.deleted for r in summary.results)
+    took = (finished_at - summary.started_at).total_seconds()
+    failed = [f"{r.provider}/{r.endpoint}: {r.status}" for r in summary.errors]
+    if failed:
+        log.warning(
+            "poll finished in %.1fs: %d rows written, %d of %d endpoints failed (%s)",
+            took,
+            written,
+            len(failed),
+            len(summary.results),
+            "; ".join(failed),
+        )
+    else:
+        log.info(
+            "poll finished in %.1fs: %d endpoints ok, %d rows written", took, len(summary.results), written
+        )
 
 
 def record_poll(metrics: Metrics, summary: PollSummary, finished_at: datetime) -> None:
@@ -298,6 +319,7 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
                 ) from None
         if runtime.poller is not None:
             runtime.scheduler.start()
+            log.info("scheduler started: a poll every %d minutes", config.poll_interval_minutes)
         else:
             log.warning("no provider keys set: serving stored data only, nothing will be polled")
         listener.start()

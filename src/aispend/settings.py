@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from aispend.providers.limits import Limits
 
@@ -53,6 +56,25 @@ class Settings(BaseSettings):
     poll_requests: int = Field(default=_DEFAULT.poll_requests, ge=1, validation_alias="AISPEND_POLL_REQUESTS")
     poll_rows: int = Field(default=_DEFAULT.poll_rows, ge=1, validation_alias="AISPEND_POLL_ROWS")
     poll_bytes: int = Field(default=_DEFAULT.poll_bytes, ge=1, validation_alias="AISPEND_POLL_BYTES")
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, for the log redaction filter."""
+        values = [
+            secret(value)
+            for value in (
+                self.openai_admin_key,
+                self.openrouter_management_key,
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+            )
+        ]
+        try:
+            values.append(make_url(self.database_url).password)
+        except Exception:  # an unparsable URL is reported where it is used, not here
+            pass
+        return [value for value in values if value]
 
     @field_validator("openai_base_url", "openrouter_base_url", "slack_api_url")
     @classmethod

@@ -130,6 +130,7 @@ def http_server(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
         host=host,
         port=port,
         lifespan="off",
+        log_config=None,  # uvicorn's records go through aispend's one handler (aispend.logs)
         log_level="info",
         proxy_headers=True,
         timeout_graceful_shutdown=3,  # in-flight requests get 3 s of the 10 s a stop may take
