@@ -83,9 +83,10 @@ def configure_logging(
     root.setLevel(level)
     # Libraries chat at DEBUG/INFO about every HTTP call; keep them at WARNING unless verbose.
     quiet = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
-    for name in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "apscheduler", "uvicorn.access"):
+    for name in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "apscheduler", "alembic", "uvicorn.access"):
         logging.getLogger(name).setLevel(quiet)
-    for name in ("uvicorn", "uvicorn.error"):
+    for name in ("uvicorn", "uvicorn.error"):  # startup and shutdown lines: the root level decides
         logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).setLevel(logging.NOTSET)
         logging.getLogger(name).propagate = True
     return handler

@@ -333,6 +333,8 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
         _shutdown(runtime, server, listener, handler)
         for signum, previous in installed.items():
             signal.signal(signum, previous)
+        if stop.is_set():  # a failed start says what failed in one line; a stop is news
+            log.info("stopped")
 
 
 STOP_TIMEOUT_S = 8.0
@@ -363,4 +365,3 @@ def _shutdown(
         # time and ingestion is idempotent, so nothing is lost or double-counted.
         runtime.scheduler.shutdown(wait=False)
     runtime.lock.release()
-    log.info("stopped")

@@ -56,7 +56,7 @@ class Served:
         total = 0
         for line in http.get("/metrics").text.splitlines():
             if line.startswith(line_prefix):
-                total += int(line.rsplit(" ", 1)[1])
+                total += int(float(line.rsplit(" ", 1)[1]))  # the exposition writes counters as 2.0
         return total
 
 
