@@ -42,6 +42,8 @@ from aispend.records import (
     OpenAIProject,
     OpenAIUsage,
     OpenRouterActivity,
+    OpenRouterKey,
+    OpenRouterWorkspace,
     PollStatus,
     Provider,
 )
@@ -341,16 +343,21 @@ class Poller:
         )
         if credits is not None:
             summary.balance = credits.balance
-        keys = self._run(
+        listing = self._run(
             summary,
             "openrouter",
             "keys",
             now,
-            client.keys,
-            lambda session, data: writes.record_openrouter_keys(session, data, now),
+            lambda: self._openrouter_keys(client),
+            lambda session, data: (
+                writes.upsert_openrouter_workspaces(session, data[0], now)
+                + writes.record_openrouter_keys(session, data[1], now)
+            ),
+            lambda data: _Note(f"{len(data[1])} keys in {max(1, len(data[0]))} workspace(s)"),
         )
-        if keys is None:
+        if listing is None:
             return
+        keys = listing[1]
         today = now.date()
         start = today - timedelta(days=ACTIVITY_DAYS)
         covered = today - timedelta(days=1)
@@ -370,6 +377,30 @@ class Poller:
                 now,
                 *self._activity_steps(client, key_hash, start, today, now),
             )
+
+    @staticmethod
+    def _openrouter_keys(client: OpenRouterClient) -> tuple[list[OpenRouterWorkspace], list[OpenRouterKey]]:
+        """Every key of every workspace (``/keys`` lists one workspace at a time).
+
+        An account whose API does not list workspaces (404) or refuses it while ``/keys`` works
+        is read as the single default workspace, as before workspaces existed.
+        """
+        try:
+            workspaces = client.workspaces()
+        except ProviderError as exc:
+            if not (isinstance(exc, PermissionDenied) or exc.status == 404):
+                raise
+            log.info(
+                "OpenRouter /workspaces unavailable (%s); listing the default workspace only", exc.status
+            )
+            return [], client.keys()
+        if not workspaces:
+            return [], client.keys()
+        keys: dict[str, OpenRouterKey] = {}
+        for workspace in workspaces:
+            for key in client.keys(workspace_id=workspace.id):
+                keys.setdefault(key.hash, key)
+        return workspaces, list(keys.values())
 
     @staticmethod
     def _activity_steps(

@@ -94,6 +94,16 @@ class OpenRouterKey:
     usage_weekly: Decimal
     usage_monthly: Decimal
     byok_usage: Decimal
+    workspace_id: str | None = None  # None: the account's default workspace (or unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterWorkspace:
+    """One ``/workspaces`` entry: ``/keys`` lists one workspace's keys at a time."""
+
+    id: str
+    name: str
+    slug: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,6 +162,7 @@ def test_keys_missing_numbers_are_zero_and_null_limits_stay_none() -> None:
         usage_weekly=Decimal("1.25"),
         usage_monthly=Decimal(20),
         byok_usage=Decimal("17.38"),
+        workspace_id="0df9e665-d932-5740-b2c7-b52af166bc11",  # the workspace the key belongs to
     )
 
 

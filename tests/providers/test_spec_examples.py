@@ -33,6 +33,7 @@ from aispend.records import (
     OpenRouterActivity,
     OpenRouterCredits,
     OpenRouterKey,
+    OpenRouterWorkspace,
 )
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
@@ -188,8 +189,51 @@ def test_keys_example() -> None:
             usage_weekly=Decimal("25.5"),
             usage_monthly=Decimal("25.5"),
             byok_usage=Decimal("17.38"),
+            workspace_id="0df9e665-d932-5740-b2c7-b52af166bc11",
         )
     ]
+
+
+def test_keys_of_a_workspace_send_the_documented_workspace_id_parameter() -> None:
+    doc = spec(OPENROUTER_SPEC)
+    documented = {p["name"] for p in doc["paths"]["/keys"]["get"]["parameters"]}
+    assert "workspace_id" in documented
+    status, text = openrouter_example("/keys")
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, text=text)
+
+    client = OpenRouterClient("sk-or-v1-test", transport=httpx.MockTransport(handle), sleep=lambda _: None)
+    with client:
+        keys = client.keys(workspace_id="550e8400-e29b-41d4-a716-446655440000")
+    assert seen[0].url.params["workspace_id"] == "550e8400-e29b-41d4-a716-446655440000"
+    assert set(seen[0].url.params) <= documented
+    # The body names the key's own workspace; that wins over the one asked for.
+    assert keys[0].workspace_id == "0df9e665-d932-5740-b2c7-b52af166bc11"
+
+
+def test_workspaces_example() -> None:
+    doc = spec(OPENROUTER_SPEC)
+    documented = {p["name"] for p in doc["paths"]["/workspaces"]["get"]["parameters"]}
+    status, text = openrouter_example("/workspaces")
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, text=text)
+
+    client = OpenRouterClient("sk-or-v1-test", transport=httpx.MockTransport(handle), sleep=lambda _: None)
+    with client:
+        workspaces = client.workspaces()
+    assert workspaces == [
+        OpenRouterWorkspace(id="550e8400-e29b-41d4-a716-446655440000", name="Production", slug="production")
+    ]
+    assert len(seen) == 1  # total_count is 1: no second page
+    assert set(seen[0].url.params) <= documented
+    limit = doc["paths"]["/workspaces"]["get"]["parameters"][1]["schema"]["maximum"]
+    assert int(seen[0].url.params["limit"]) <= limit
 
 
 def test_activity_example() -> None:

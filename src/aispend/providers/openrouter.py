@@ -24,10 +24,11 @@ from aispend.providers.http import (
     Wire,
     parse_body,
 )
-from aispend.records import OpenRouterActivity, OpenRouterCredits, OpenRouterKey
+from aispend.records import OpenRouterActivity, OpenRouterCredits, OpenRouterKey, OpenRouterWorkspace
 
 PROVIDER = "openrouter"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+WORKSPACES_PAGE_SIZE = 100  # the documented maximum ``limit``
 UNKNOWN_PROVIDER = "unknown"
 
 
@@ -57,10 +58,22 @@ class _Key(Wire):
     usage_weekly: MoneyOrZero = money.ZERO
     usage_monthly: MoneyOrZero = money.ZERO
     byok_usage: MoneyOrZero = money.ZERO
+    workspace_id: str | None = None
 
 
 class _KeysBody(Wire):
     data: list[_Key]
+
+
+class _Workspace(Wire):
+    id: str
+    name: str
+    slug: str | None = None
+
+
+class _WorkspacesBody(Wire):
+    data: list[_Workspace]
+    total_count: int | None = None
 
 
 class _Activity(Wire):
@@ -108,8 +121,39 @@ class OpenRouterClient(ProviderClient):
         )
         return OpenRouterCredits(total_credits=body.data.total_credits, total_usage=body.data.total_usage)
 
-    def keys(self, include_disabled: bool = True) -> list[OpenRouterKey]:
-        """Every key of the (default) workspace, paging by ``offset``.
+    def workspaces(self) -> list[OpenRouterWorkspace]:
+        """Every workspace of the account (``offset``/``limit`` paging up to ``total_count``).
+
+        Why: ``/keys`` answers for one workspace only (the default one without ``workspace_id``),
+        so an account with several workspaces hides every other key's spend from a plain listing.
+        """
+        found: dict[str, OpenRouterWorkspace] = {}
+        offset = 0
+        for _ in range(self._api.limits.max_pages):
+            params = {"offset": offset, "limit": WORKSPACES_PAGE_SIZE}
+            raw = self._api.get_json("/workspaces", params)
+            body = parse_body(_WorkspacesBody, raw, provider=PROVIDER, endpoint="/workspaces")
+            fresh = [w for w in body.data if w.id not in found]
+            found.update((w.id, OpenRouterWorkspace(id=w.id, name=w.name, slug=w.slug)) for w in fresh)
+            self._api.count_rows("/workspaces", len(found), len(fresh))
+            offset += len(body.data)
+            done = len(body.data) < WORKSPACES_PAGE_SIZE or (
+                body.total_count is not None and offset >= body.total_count
+            )
+            if done:
+                return list(found.values())
+            if not fresh:
+                raise MalformedResponse(
+                    f"openrouter GET /workspaces: offset paging did not advance (offset={offset})",
+                    provider=PROVIDER,
+                    endpoint="/workspaces",
+                    status=200,
+                )
+        raise self._api.too_many_pages("/workspaces")
+
+    def keys(self, include_disabled: bool = True, workspace_id: str | None = None) -> list[OpenRouterKey]:
+        """Every key of one workspace (the default one without ``workspace_id``), paging by
+        ``offset``. Keys carry the workspace they were listed in when the API leaves it out.
 
         The API gives no total and no ``has_more``: a page shorter than ``keys_page_size`` is the
         last. Keys are de-duplicated by hash, since a key created mid-listing shifts later pages
@@ -119,12 +163,17 @@ class OpenRouterClient(ProviderClient):
         found: dict[str, OpenRouterKey] = {}
         offset = 0
         for _ in range(self._api.limits.max_pages):
-            params = {"offset": offset, "include_disabled": "true" if include_disabled else "false"}
+            params: dict[str, str | int] = {
+                "offset": offset,
+                "include_disabled": "true" if include_disabled else "false",
+            }
+            if workspace_id is not None:
+                params["workspace_id"] = workspace_id
             body = parse_body(
                 _KeysBody, self._api.get_json("/keys", params), provider=PROVIDER, endpoint="/keys"
             )
             fresh = [key for key in body.data if key.hash not in found]
-            found.update((key.hash, _key_record(key)) for key in fresh)
+            found.update((key.hash, _key_record(key, workspace_id)) for key in fresh)
             self._api.count_rows("/keys", len(found), len(fresh))
             if len(body.data) < self._keys_page_size:
                 return list(found.values())
@@ -135,6 +184,10 @@ class OpenRouterClient(ProviderClient):
 
     def activity(self, key_hash: str) -> list[OpenRouterActivity]:
         """One key's last 30 completed UTC days, one record per (day, model, provider).
+
+        Scoped by ``api_key_hash`` only, never by ``workspace_id``: without it rows are summed
+        across workspaces, so a key's history stays whole even for activity OpenRouter recorded
+        before workspaces existed (attributed to the default workspace, per its API reference).
 
         The API splits a day × model × provider across endpoints (``endpoint_id``); those rows are
         summed here so the record's natural key is unique.
@@ -154,7 +207,7 @@ class OpenRouterClient(ProviderClient):
         )
 
 
-def _key_record(key: _Key) -> OpenRouterKey:
+def _key_record(key: _Key, workspace_id: str | None = None) -> OpenRouterKey:
     return OpenRouterKey(
         hash=key.hash,
         name=key.name,
@@ -168,6 +221,7 @@ def _key_record(key: _Key) -> OpenRouterKey:
         usage_weekly=key.usage_weekly,
         usage_monthly=key.usage_monthly,
         byok_usage=key.byok_usage,
+        workspace_id=key.workspace_id or workspace_id,
     )
 
 

@@ -111,6 +111,18 @@ class OpenRouterKeyState(SQLModel, table=True):
     usage_weekly_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
     usage_monthly_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
     byok_usage_nanos: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    workspace_id: str | None = Field(default=None, sa_type=String(64))
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class OpenRouterWorkspaceName(SQLModel, table=True):
+    """``/workspaces``: names for the workspace each key belongs to."""
+
+    __tablename__ = "openrouter_workspace"
+
+    id: str = Field(primary_key=True, sa_type=String(64))
+    name: str = Field(sa_type=String(255), nullable=False)
+    slug: str | None = Field(default=None, sa_type=String(100))
     updated_at: datetime = Field(sa_column=_utc())
 
 

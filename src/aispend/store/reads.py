@@ -40,6 +40,7 @@ from aispend.store.models import (
     OpenRouterCreditSnapshot,
     OpenRouterKeyDay,
     OpenRouterKeyState,
+    OpenRouterWorkspaceName,
     PollRun,
     SpendDay,
     SpendMonth,
@@ -121,9 +122,15 @@ def openrouter_keys(session: Session) -> list[OpenRouterKey]:
             usage_weekly=from_nanos(row.usage_weekly_nanos),
             usage_monthly=from_nanos(row.usage_monthly_nanos),
             byok_usage=from_nanos(row.byok_usage_nanos),
+            workspace_id=row.workspace_id,
         )
         for row in rows
     ]
+
+
+def openrouter_workspaces(session: Session) -> dict[str, str]:
+    """Workspace id -> name, as last listed."""
+    return {row.id: row.name for row in session.execute(select(OpenRouterWorkspaceName)).scalars()}
 
 
 def directory(session: Session) -> Directory:

@@ -40,6 +40,7 @@ from aispend.records import (
     OpenRouterActivity,
     OpenRouterCredits,
     OpenRouterKey,
+    OpenRouterWorkspace,
 )
 from aispend.store.models import (
     IngestMark,
@@ -52,6 +53,7 @@ from aispend.store.models import (
     OpenRouterKeyDay,
     OpenRouterKeySnapshot,
     OpenRouterKeyState,
+    OpenRouterWorkspaceName,
     SpendDay,
     SpendMonth,
     table_of,
@@ -455,6 +457,13 @@ def _opt_nanos(value: Any) -> int | None:
     return None if value is None else to_nanos(value)
 
 
+def upsert_openrouter_workspaces(
+    session: Session, workspaces: Sequence[OpenRouterWorkspace], now: datetime
+) -> WriteCount:
+    rows = [{"id": w.id, "name": w.name, "slug": w.slug, "updated_at": now} for w in workspaces]
+    return _upsert_by_pk(session, OpenRouterWorkspaceName, "id", rows)
+
+
 def record_openrouter_keys(session: Session, keys: Sequence[OpenRouterKey], now: datetime) -> WriteCount:
     """Current state (upsert), one history snapshot per key, and the per-day rollup."""
     state = [
@@ -471,6 +480,7 @@ def record_openrouter_keys(session: Session, keys: Sequence[OpenRouterKey], now:
             "usage_weekly_nanos": to_nanos(k.usage_weekly),
             "usage_monthly_nanos": to_nanos(k.usage_monthly),
             "byok_usage_nanos": to_nanos(k.byok_usage),
+            "workspace_id": k.workspace_id,
             "updated_at": now,
         }
         for k in keys

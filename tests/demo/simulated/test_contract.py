@@ -112,6 +112,20 @@ def test_openrouter_bodies_match_spec(orc: httpx.Client, providers: SimulatedPro
     assert_valid(activity, orc.get("/activity").json())
 
 
+def test_openrouter_workspaces_and_their_keys_match_spec(orc: httpx.Client) -> None:
+    workspaces = orc.get("/workspaces").json()
+    assert_valid(response_validator(OPENROUTER, "/workspaces"), workspaces)
+    assert len(workspaces["data"]) == workspaces["total_count"] == 2
+    paged = orc.get("/workspaces", params={"offset": 1, "limit": 1}).json()
+    assert_valid(response_validator(OPENROUTER, "/workspaces"), paged)
+    assert [w["id"] for w in paged["data"]] == [workspaces["data"][1]["id"]]
+    keys_validator = response_validator(OPENROUTER, "/keys")
+    for workspace in workspaces["data"]:
+        keys = orc.get("/keys", params={"workspace_id": workspace["id"]}).json()
+        assert_valid(keys_validator, keys)
+        assert keys["data"] and all(k["workspace_id"] == workspace["id"] for k in keys["data"])
+
+
 # ---- error bodies -------------------------------------------------------------------------------
 
 
@@ -144,7 +158,7 @@ def test_openai_error_bodies_match_spec(oa: httpx.Client, providers: SimulatedPr
     assert_valid(response_validator(OPENAI, "/organization/usage/completions", status=429), limited.json())
 
 
-@pytest.mark.parametrize("path", ["/credits", "/keys", "/activity"])
+@pytest.mark.parametrize("path", ["/credits", "/keys", "/activity", "/workspaces"])
 def test_openrouter_401_matches_spec(providers: SimulatedProviders, path: str) -> None:
     response = httpx.get(providers.openrouter.base_url + path)
     assert response.status_code == 401

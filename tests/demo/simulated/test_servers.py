@@ -351,9 +351,27 @@ def test_credits_and_keys_exact(orc: httpx.Client, ds: Dataset) -> None:
     credits = loads_exact(orc.get("/credits").content)["data"]
     assert credits["total_credits"] == ds.openrouter_credits.total_credits
     assert credits["total_usage"] == ds.openrouter_credits.total_usage
-    keys = loads_exact(orc.get("/keys").content)["data"]
-    assert len(keys) == len(ds.openrouter_keys)
-    for wire, key in zip(keys, ds.openrouter_keys, strict=True):
+    # /keys lists one workspace at a time: the default one, or the one named by workspace_id.
+    workspaces = orc.get("/workspaces").json()
+    assert workspaces["total_count"] == len(ds.openrouter_workspaces) == 2
+    keys = []
+    for workspace in workspaces["data"]:
+        listed = loads_exact(orc.get("/keys", params={"workspace_id": workspace["id"]}).content)["data"]
+        assert listed and {k["workspace_id"] for k in listed} == {workspace["id"]}
+        keys.extend(listed)
+    default = loads_exact(orc.get("/keys").content)["data"]
+    assert (
+        default
+        == loads_exact(orc.get("/keys", params={"workspace_id": workspaces["data"][0]["id"]}).content)["data"]
+    )
+    assert 0 < len(default) < len(ds.openrouter_keys) == len(keys)
+    assert (
+        orc.get("/keys", params={"workspace_id": "6f1c0000-0000-4000-8000-000000000000"}).status_code == 404
+    )
+    truth = {k.hash: k for k in ds.openrouter_keys}
+    assert len({w["hash"] for w in keys}) == len(truth)
+    for wire in keys:
+        key = truth[wire["hash"]]
         assert wire["hash"] == key.hash and wire["name"] == key.name and wire["disabled"] == key.disabled
         for name in ("limit", "limit_remaining", "usage", "usage_daily", "usage_weekly", "usage_monthly"):
             assert wire[name] == getattr(key, name), name
@@ -361,7 +379,7 @@ def test_credits_and_keys_exact(orc: httpx.Client, ds: Dataset) -> None:
             TODAY, TOMORROW, key_hash=key.hash, byok=True
         )
     enabled = orc.get("/keys", params={"include_disabled": "false"}).json()["data"]
-    assert len(enabled) == len(keys) - 1
+    assert len(enabled) == len(default) - 1
     assert orc.get("/keys", params={"offset": 100}).json()["data"] == []
 
 
@@ -378,7 +396,7 @@ def test_keys_offset_paging() -> None:
                 if len(page) < 100:
                     break
                 offset += len(page)
-        assert hashes == [k.hash for k in many.openrouter_keys]
+        assert hashes == [k.hash for k in many.workspace_keys()]  # the default workspace's 148
         assert server.count("/keys") == 2
 
 

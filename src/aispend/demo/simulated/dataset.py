@@ -38,11 +38,20 @@ from aispend.records import (
     OpenRouterActivity,
     OpenRouterCredits,
     OpenRouterKey,
+    OpenRouterWorkspace,
 )
 
 NANO: Final = Decimal("0.000000001")
 _MILLION: Final = Decimal(1_000_000)
 _ZERO: Final = Decimal(0)
+
+DEFAULT_WORKSPACE: Final = OpenRouterWorkspace(
+    id="0df9e665-d932-5740-b2c7-b52af166bc11", name="Default Workspace", slug="default"
+)
+RESEARCH_WORKSPACE: Final = OpenRouterWorkspace(
+    id="550e8400-e29b-41d4-a716-446655440000", name="Research", slug="research"
+)
+"""A second workspace: its keys are invisible to a plain ``/keys`` listing."""
 
 ACTIVITY_DAYS: Final = 30
 """OpenRouter ``/activity`` covers this many completed UTC days (never today)."""
@@ -251,6 +260,7 @@ class _KeyProfile:
     active_probability: int = 100
     byok_provider: str | None = None
     prehistory_usd: Decimal = _ZERO  # all-time usage from before the generated window
+    workspace: OpenRouterWorkspace = DEFAULT_WORKSPACE
 
 
 _NAMED_KEYS: Final = (
@@ -267,9 +277,11 @@ _NAMED_KEYS: Final = (
     ),
     _KeyProfile(
         "unnamed-dev", ("google/gemini-2.5-flash", "meta-llama/llama-3.3-70b-instruct"), 300,
-        active_probability=40,
+        active_probability=40, workspace=RESEARCH_WORKSPACE,
     ),
-    _KeyProfile("staging-byok", ("openai/gpt-4.1",), 600, byok_provider="Azure"),
+    _KeyProfile(
+        "staging-byok", ("openai/gpt-4.1",), 600, byok_provider="Azure", workspace=RESEARCH_WORKSPACE
+    ),
     _KeyProfile(
         "labeling-2025", ("anthropic/claude-sonnet-4", "google/gemini-2.5-flash"), 900, disabled_days_ago=12,
         prehistory_usd=Decimal("96.4"),
@@ -323,6 +335,7 @@ class Dataset:
         openrouter_keys: Sequence[OpenRouterKey],
         openrouter_activity: Sequence[OpenRouterActivity],
         openrouter_credits: OpenRouterCredits,
+        openrouter_workspaces: Sequence[OpenRouterWorkspace] = (DEFAULT_WORKSPACE,),
         cost_quantities: dict[tuple[date, str | None, str | None, str | None], int] | None = None,
         first_day: date | None = None,
     ) -> None:
@@ -332,6 +345,7 @@ class Dataset:
         self.openai_api_keys = list(openai_api_keys)
         self.openrouter_keys = list(openrouter_keys)
         self.openrouter_credits = openrouter_credits
+        self.openrouter_workspaces = list(openrouter_workspaces)  # the first is the default one
         self._costs: dict[date, dict[CostKey, OpenAICost]] = defaultdict(dict)
         for cost in openai_costs:
             self._costs[cost.day][(cost.project_id, cost.api_key_id, cost.line_item)] = cost
@@ -427,6 +441,12 @@ class Dataset:
 
     def project(self, project_id: str) -> OpenAIProject:
         return next(p for p in self.openai_projects if p.id == project_id)
+
+    def workspace_keys(self, workspace_id: str | None = None) -> list[OpenRouterKey]:
+        """The keys ``/keys`` lists for a workspace (the default one without an id)."""
+        default = self.openrouter_workspaces[0].id
+        wanted = workspace_id or default
+        return [k for k in self.openrouter_keys if (k.workspace_id or default) == wanted]
 
     def openrouter_key(self, name_or_hash: str) -> OpenRouterKey:
         return next(k for k in self.openrouter_keys if name_or_hash in (k.hash, k.name))
@@ -778,6 +798,7 @@ class _Generator:
                     usage_weekly=total(week_start),
                     usage_monthly=usage_monthly,
                     byok_usage=sum((r.byok_usage for r in rows), _ZERO),
+                    workspace_id=profile.workspace.id,
                 )
             )
         total_usage = sum((k.usage for k in keys), _ZERO)
@@ -800,6 +821,7 @@ class _Generator:
             openrouter_keys=keys,
             openrouter_activity=activity,
             openrouter_credits=credits,
+            openrouter_workspaces=[DEFAULT_WORKSPACE, RESEARCH_WORKSPACE],
             cost_quantities=quantities,
             first_day=self.first,
         )

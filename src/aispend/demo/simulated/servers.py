@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import threading
 import uuid
@@ -36,7 +37,6 @@ OPENAI_ADMIN_KEY: Final = "sk-admin-simulated"
 OPENROUTER_MANAGEMENT_KEY: Final = "sk-or-v1-simulated-management"
 
 ORGANIZATION_ID: Final = "org-SimulatedOrg0000000000"
-WORKSPACE_ID: Final = "0df9e665-d932-5740-b2c7-b52af166bc11"
 KEYS_PAGE_SIZE: Final = 100
 DAY: Final = 86_400
 
@@ -866,14 +866,51 @@ class FakeOpenRouter(SimulatedServer):
                 return {"data": {"total_credits": credits.total_credits, "total_usage": credits.total_usage}}
             case "/keys":
                 return self._keys(query)
+            case "/workspaces":
+                return self._workspaces(query)
             case "/activity":
                 return self._activity(query)
         raise HTTPError(404, "Resource not found")
 
+    def _workspaces(self, query: Query) -> Json:
+        offset = _int(query, "offset", 0, 0, 10**9)
+        limit = _int(query, "limit", 50, 1, 100)
+        every = self.dataset.openrouter_workspaces
+        created = self.dataset.first_day.isoformat() + "T09:00:00Z"
+        data = [
+            {
+                "id": w.id,
+                "name": w.name,
+                "slug": w.slug or w.id,
+                "description": None,
+                "created_at": created,
+                "updated_at": None,
+                "created_by": "user_2dHFtVWx2n56w6HkM0000000000",
+                "default_guardrail_id": _stable_uuid("guardrail", w.id),
+                "default_image_model": None,
+                "default_provider_sort": None,
+                "default_text_model": None,
+                "include_byok_in_budgets": False,
+                "io_logging_api_key_ids": None,
+                "io_logging_sampling_rate": 1,
+                "is_data_discount_logging_enabled": True,
+                "is_observability_broadcast_enabled": False,
+                "is_observability_io_logging_enabled": False,
+            }
+            for w in every[offset : offset + limit]
+        ]
+        return {"data": data, "total_count": len(every)}
+
     def _keys(self, query: Query) -> Json:
         offset = _int(query, "offset", 0, 0, 10**9)
         include_disabled = _bool(query, "include_disabled", True)  # default undocumented; be inclusive
-        keys = [k for k in self.dataset.openrouter_keys if include_disabled or not k.disabled]
+        workspace_id = _one(query, "workspace_id")
+        if workspace_id is not None and workspace_id not in {
+            w.id for w in self.dataset.openrouter_workspaces
+        }:
+            raise HTTPError(404, "Workspace not found")
+        default = self.dataset.openrouter_workspaces[0].id
+        keys = [k for k in self.dataset.workspace_keys(workspace_id) if include_disabled or not k.disabled]
         ds = self.dataset
         week_start = ds.today - timedelta(days=ds.today.weekday())
         tomorrow = ds.today + timedelta(days=1)
@@ -906,7 +943,7 @@ class FakeOpenRouter(SimulatedServer):
                     "updated_at": None if n % 3 else ds.as_of.isoformat(),
                     "expires_at": None,
                     "creator_user_id": "user_2dHFtVWx2n56w6HkM0000000000",
-                    "workspace_id": WORKSPACE_ID,
+                    "workspace_id": key.workspace_id or default,
                 }
             )
         return {"data": data}
@@ -948,6 +985,11 @@ class FakeOpenRouter(SimulatedServer):
                         }
                     )
         return {"data": data}
+
+
+def _stable_uuid(*parts: str) -> str:
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
 
 
 def _permaslug(model: str) -> str:
