@@ -191,3 +191,20 @@ def test_months_before_2000_or_after_the_current_one_are_usage_errors(
         f"aispend: --month {month} is out of range: use a month from 2000-01 to {current:%Y-%m}\n"
     )
     assert main(["spend", "--month", f"{current:%Y-%m}", "--json"]) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_database_that_cannot_be_reached_is_one_runtime_line_without_the_password(
+    base_env: dict[str, str], tmp_path: Path, backend: str
+) -> None:
+    if backend == "postgresql":
+        url = f"postgresql+psycopg://aispend:s3cret@127.0.0.1:{_closed_port()}/aispend"
+        shown, check = url.replace("s3cret", "***"), "check that it is running and reachable"
+    else:
+        url = shown = f"sqlite:///{tmp_path / 'no-such-dir' / 'aispend.db'}"
+        check = "check that its directory exists and is writable"
+    code, output = run(base_env | {"DATABASE_URL": url}, "spend")
+    assert code == 1
+    line = one_line(output)
+    assert line.startswith(f"aispend: cannot reach the database {shown}: OperationalError: ")
+    assert line.endswith(f"; {check}, or set DATABASE_URL")

@@ -126,12 +126,31 @@ def alembic_config() -> AlembicConfig:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (run on every start; a no-op when current)."""
     cfg = alembic_config()
+    where = engine.url.set(query={}).render_as_string(hide_password=True)  # our timeouts are noise here
     try:
-        with engine.begin() as connection:
+        connection = engine.connect()
+    except Exception as exc:  # down, unreachable or refusing us: one line, what to check or set
+        check = (
+            "check that its directory exists and is writable"
+            if engine.url.get_backend_name() == "sqlite"
+            else "check that it is running and reachable"
+        )
+        raise StoreError(
+            f"cannot reach the database {where}: {_first_line(exc)}; {check}, or set DATABASE_URL"
+        ) from exc
+    try:
+        with connection, connection.begin():
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
-    except Exception as exc:  # the DB may be down or the URL wrong: say so plainly
-        raise StoreError(f"cannot migrate the database: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise StoreError(f"cannot migrate the database {where}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's own message, first line only (SQLAlchemy appends hints and a link)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
 
 
 def open_store(url: str) -> Engine:
