@@ -136,11 +136,8 @@ def openrouter_workspaces(session: Session) -> dict[str, str]:
 def directory(session: Session) -> Directory:
     projects = {row.id: row.name for row in session.execute(select(OpenAIProjectName)).scalars() if row.name}
     keys = {row.id: row.name for row in session.execute(select(OpenAIKeyName)).scalars() if row.name}
-    hashes = {
-        row[0]: row[1]
-        for row in session.execute(select(OpenRouterKeyState.hash, OpenRouterKeyState.name))  # type: ignore[call-overload]
-        if row[1]
-    }
+    router = table_of(OpenRouterKeyState).c
+    hashes = {row[0]: row[1] for row in session.execute(select(router.hash, router.name)) if row[1]}
     return Directory(openai_projects=projects, openai_keys=keys, openrouter_keys=hashes)
 
 
