@@ -11,6 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import create_engine, text
 
 from aispend.clock import utcnow
 from aispend.config import parse_config
@@ -58,7 +59,7 @@ def test_runtime_polls_and_answers_from_the_store(
         runtime = build_runtime(Settings(), config)
         assert runtime.scheduler.get_job("poll") is not None
         with serve_in_thread(runtime.web) as url, httpx.Client(base_url=url) as client:
-            assert client.get("/healthz").json()["last_poll_at"] is None
+            assert client.get("/readyz").json()["last_poll_at"] is None
             summary = runtime.poll()
             assert summary is not None and summary.ok
             check_answers(client, fake_slack)
@@ -91,8 +92,9 @@ def check_metrics(runtime: Runtime, summary: PollSummary) -> None:
 
 
 def check_answers(client: httpx.Client, fake_slack: FakeSlack) -> None:
-    health = client.get("/healthz").json()
-    assert health["status"] == "ok" and health["database"] is True
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
     body = urlencode(
         {"command": "/aispend", "text": "project search", "user_id": "U0ANYONE", "team_id": "T1",
          "channel_id": "C1", "response_url": fake_slack.response_url(), "trigger_id": "1.2.3"}
@@ -115,3 +117,28 @@ def test_runtime_requires_the_slack_settings(monkeypatch: pytest.MonkeyPatch) ->
         build_runtime(Settings(), parse_config({}))
     with pytest.raises(ServeError, match="SLACK_APP_TOKEN"):
         build_runtime(Settings(), parse_config({}), socket_mode=True)
+
+
+def test_readiness_follows_the_schema_and_liveness_the_scheduler(
+    tmp_path: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database migrated past this release, or a scheduler that stopped, is visible to the
+    orchestrator: /readyz and /healthz answer 503 with the reason."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-not-used-here")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    runtime = build_runtime(Settings(), parse_config({}))
+    with serve_in_thread(runtime.web) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/readyz").status_code == 200  # never polled, but just started
+        with create_engine(f"sqlite:///{tmp_path / 'serve.db'}").begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'from_a_newer_release'"))
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "migrations" in ready.json()["reasons"][0]
+        runtime.scheduler.start(paused=True)
+        runtime.started = True
+        assert client.get("/healthz").status_code == 200
+        runtime.scheduler.shutdown(wait=False)
+        alive = client.get("/healthz")
+        assert alive.status_code == 503 and alive.json()["reason"] == "the poll scheduler stopped"

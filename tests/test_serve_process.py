@@ -163,7 +163,7 @@ def test_json_logs_carry_the_poll_and_lifecycle_and_never_a_secret(
         proc, base = _start(tmp_path, fake_slack, "-v", extra_env=env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            health = httpx.get(f"{base}/healthz", timeout=2).json()
+            health = httpx.get(f"{base}/readyz", timeout=2).json()
             if health["last_poll_at"] is not None:
                 break
             time.sleep(0.2)

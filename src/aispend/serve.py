@@ -35,7 +35,7 @@ from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience, republish_homes
 from aispend.slack.web import create_web_app, http_server
 from aispend.spend.model import Runway, TeamReport
-from aispend.store.engine import REQUEST, make_engine, open_store
+from aispend.store.engine import REQUEST, make_engine, open_store, schema_is_current
 from aispend.store.guard import CallGuard, GuardedReader
 from aispend.store.replay import StoreLedger
 
@@ -91,6 +91,14 @@ class Runtime:
     metrics: Metrics
     poller: Poller | None
     reported_claims: tuple[str, ...] = ()
+
+    started: bool = False  # the scheduler was started (by serve); liveness watches it from then on
+
+    def liveness_problem(self) -> str | None:
+        """Why a restart is needed (the scheduler stopped after it started), else None."""
+        if self.started and self.poller is not None and not self.scheduler.running:
+            return "the poll scheduler stopped"
+        return None
 
     def poll(self) -> PollSummary | None:
         """The scheduled job: poll, count errors, refresh every Home tab that was opened."""
@@ -284,7 +292,10 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
         health=lambda: guarded.health(utcnow()),
         metrics=metrics,
-        stale_after=timedelta(minutes=3 * config.poll_interval_minutes),
+        stale_after=timedelta(minutes=3 * config.poll_interval_minutes) if poller is not None else None,
+        alive=lambda: runtime.liveness_problem(),
+        schema_current=lambda: schema_is_current(reads),
+        slack_events=not socket_mode,
     )
     runtime = Runtime(app, web, service, BackgroundScheduler(), lock, audience, metrics, poller)
     runtime.scheduler = build_scheduler(config, poll=runtime.poll, lock=lock)
@@ -319,6 +330,7 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
                 ) from None
         if runtime.poller is not None:
             runtime.scheduler.start()
+            runtime.started = True
             log.info("scheduler started: a poll every %d minutes", config.poll_interval_minutes)
         else:
             log.warning("no provider keys set: serving stored data only, nothing will be polled")

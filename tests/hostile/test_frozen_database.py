@@ -58,7 +58,7 @@ def test_frozen_database_gets_polite_answers_in_time(
     with serve_process(tmp_path, {"SLACK_API_URL": fake.api_url, "DATABASE_URL": cluster.url}) as served:
         _, answered = ask(served.url, "project search", fake)
         assert answered.status_code == 200 and "search" in answered.text and UNAVAILABLE not in answered.text
-        assert httpx.get(served.url + "/healthz").json()["database"] is True
+        assert httpx.get(served.url + "/readyz").json()["database"] is True
 
         frozen = cluster.freeze()
         try:
@@ -82,11 +82,14 @@ def check_frozen(served: Served, fake: FakeSlack) -> None:
     seconds, response = ask(served.url, "help", fake)
     assert response.status_code == 200 and "/aispend project" in response.text
     assert seconds < 1.0, seconds
-    # /healthz says so, quickly, however often it is asked
+    # /readyz says so, quickly, however often it is asked; /healthz (liveness) stays up: a
+    # restart would not thaw the database
     for _ in range(3):
-        seconds, health = timed_get(served.url + "/healthz")
-        assert health.status_code == 503 and health.json()["database"] is False
+        seconds, ready = timed_get(served.url + "/readyz")
+        assert ready.status_code == 503 and ready.json()["database"] is False
         assert seconds < 2.0, seconds
+        seconds, alive = timed_get(served.url + "/healthz")
+        assert alive.status_code == 200 and seconds < 1.0, seconds
     # later questions (past the guard's retry interval, so one probes the store) stay in time
     time.sleep(5.5)
     for text in ("project search", "projects share"):
@@ -105,5 +108,5 @@ def check_recovered(served: Served, fake: FakeSlack) -> None:
         assert time.monotonic() < deadline, "the bot did not recover after the database came back"
         time.sleep(0.5)
     assert response.status_code == 200 and "search" in response.text
-    health = httpx.get(served.url + "/healthz")
-    assert health.status_code == 200 and health.json()["database"] is True
+    ready = httpx.get(served.url + "/readyz")
+    assert ready.status_code == 200 and ready.json()["database"] is True

@@ -125,10 +125,12 @@ def test_unverified_requests_are_refused(
 
 def test_healthz_and_metrics(server: Server) -> None:
     post_command(server, "credits")
-    health = server.http.get("/healthz")
-    assert health.status_code == 200
-    assert health.json() == {
-        "status": "ok",
+    assert server.http.get("/healthz").json() == {"status": "ok"}
+    ready = server.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "reasons": [],
         "database": True,
         "last_poll_at": "2026-11-27T11:55:00+00:00",
         "last_poll_age_seconds": 300.0,
