@@ -27,13 +27,14 @@ from aispend.clock import ensure_utc, month_start, next_month
 from aispend.config import Config, double_claim_problems
 from aispend.money import from_nanos
 from aispend.reader import EndpointHealth, Health
-from aispend.records import PROVIDERS, PollStatus
+from aispend.records import PROVIDERS, PollStatus, Provider
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import (
     DataStatus,
     Directory,
     MixReport,
+    ModelSpend,
     MonthSpend,
     Mover,
     ProjectReport,
@@ -42,10 +43,12 @@ from aispend.spend.model import (
     Runway,
     SpendLine,
     TeamReport,
+    UsageLine,
 )
 from aispend.spend.reports import (
     daily_by_project,
     fill_openrouter_gaps,
+    model_label,
     project_report,
     reclock,
     reclock_team,
@@ -61,6 +64,7 @@ from aispend.spend.status import (
     for_month,
     status_key,
 )
+from aispend.spend.units import attach_units, model_units, project_units
 from aispend.store import reads
 from aispend.store.engine import REQUEST, make_engine, ping, session_scope
 from aispend.store.models import PollRun
@@ -233,6 +237,19 @@ class SpendService:
                 days[day] = days.get(day, Decimal(0)) + amount
         return MonthSpend(first, [*month_lines, *fills], daily, provisional)
 
+    @staticmethod
+    def _usage(
+        session: Session, matcher: Matcher, first: date, scope: Scope, status: DataStatus
+    ) -> dict[str, list[UsageLine]]:
+        """The month's tokens and requests per project (providers with data only)."""
+        usable = usable_providers(status)
+        lines = [
+            line
+            for line in reads.usage_lines(session, first, next_month(first), scope)
+            if line.provider in usable
+        ]
+        return attach_units(matcher.project_for_ref, lines)
+
     def _recent_lines(
         self, session: Session, now: datetime, status: DataStatus, scope: Scope = reads.ALL
     ) -> list[SpendLine]:
@@ -268,7 +285,8 @@ class SpendService:
                 return reclock(cached, now)
             scope = self._scope_for(matcher, project.name)
             data = self._month_spend(session, matcher, first, now, scope, status)
-        report = project_report(matcher, project.name, data, now, status)
+            usage = self._usage(session, matcher, first, scope, status)
+        report = with_units(project_report(matcher, project.name, data, now, status), usage)
         self._remember(key, report)
         return report
 
@@ -283,7 +301,19 @@ class SpendService:
             if isinstance(cached, TeamReport):
                 return reclock_team(cached, now)
             data = self._month_spend(session, matcher, first, now, reads.ALL, status)
+            usable = usable_providers(status)
+            every = [
+                line
+                for line in reads.usage_lines(session, first, next_month(first), reads.ALL)
+                if line.provider in usable
+            ]
+        usage = attach_units(matcher.project_for_ref, every)
         report = team_report(matcher, data, now, status)
+        report = replace(
+            report,
+            projects=tuple(with_units(p, usage) for p in report.projects),
+            units=model_units(team_models(data.lines), every),
+        )
         self._remember(key, report)
         return report
 
@@ -424,3 +454,20 @@ def stored_directory(database_url: str) -> Directory | None:
         return None
     finally:
         engine.dispose()
+
+
+def with_units(report: ProjectReport, usage: dict[str, list[UsageLine]]) -> ProjectReport:
+    """The report with its tokens and unit costs (money from the report, tokens from usage)."""
+    mine = usage.get(report.project, [])
+    total = report.total if report.known else None
+    return replace(report, units=model_units(report.by_model, mine), unit_totals=project_units(total, mine))
+
+
+def team_models(lines: Sequence[SpendLine]) -> list[ModelSpend]:
+    """Billed dollars per (provider, model) over every line, largest first."""
+    sums: dict[tuple[Provider, str], Decimal] = {}
+    for line in lines:
+        key = (line.provider, model_label(line))
+        sums[key] = sums.get(key, Decimal(0)) + line.amount
+    ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [ModelSpend(provider=p, model=m, usd=usd) for (p, m), usd in ordered]

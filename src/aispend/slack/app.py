@@ -100,7 +100,9 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
                 msg.not_shareable_private(escape(project.name)) if project.visibility == "owner" else None
             )
             if kind == "models":
-                return Answer(models_message(reader.mix(now, project.name)), refusal is None, refusal)
+                found = reader.project_report(project.name, now)
+                units = found.units if found is not None else ()
+                return Answer(models_message(reader.mix(now, project.name), units), refusal is None, refusal)
             report = reader.project_report(project.name, now)
             if report is None:  # the config changed under us
                 return Answer(unknown_project_message(user_text(command.argument), [], []))
@@ -109,7 +111,7 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
                 project_message(report, tz=config.tz, last_poll_at=last_poll), refusal is None, refusal
             )
         case "models":
-            return Answer(models_message(reader.mix(now)), True)
+            return Answer(models_message(reader.mix(now), reader.team_report(now).units), True)
         case "projects":
             month = reader.team_report(now)
             last_poll = reader.last_poll_at()

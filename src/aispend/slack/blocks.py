@@ -32,6 +32,7 @@ from aispend.spend.model import (
     Runway,
     TeamReport,
     Unattributed,
+    Units,
     has_any_data,
     missing_providers,
     shown_providers,
@@ -49,6 +50,7 @@ MAX_CONTEXT_CHARS = 2000
 MAX_FALLBACK_CHARS = 3000
 SPARK_DAYS = 14
 TOP_MODELS = 5
+TOP_UNITS = 8
 _SPARKS = "▁▂▃▄▅▆▇█"
 _BAR_CELLS = 10
 
@@ -293,6 +295,8 @@ def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: dateti
             if len(report.by_model) > TOP_MODELS:
                 lines.append(msg.more_models(len(report.by_model) - TOP_MODELS))
             blocks.append(section("\n".join([msg.TOP_MODELS, *lines])))
+    if report.known and report.unit_totals is not None and report.unit_totals.requests > 0:
+        blocks.append(section(units_line(report.unit_totals)))
     days = report.daily[-SPARK_DAYS:] if report.known else ()
     if days:
         values = [d.usd for d in days]
@@ -427,7 +431,41 @@ def _pp(value: Decimal) -> str:
     return f"{arrow} {sign}{shift} pp"
 
 
-def models_message(mix: MixReport) -> Message:
+def fmt_tokens(count: int) -> str:
+    """``950`` / ``12.3k`` / ``4.56M`` / ``1.2B``: token counts at a glance."""
+    for scale, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if count >= scale:
+            value = Decimal(count) / scale
+            places = Decimal("0.1") if value >= 10 else Decimal("0.01")
+            return f"{value.quantize(places, rounding=ROUND_HALF_EVEN)}{suffix}"
+    return str(count)
+
+
+def fmt_unit_usd(amount: Decimal) -> str:
+    """A unit cost: cents from $1 up, else four significant digits (``$0.001234``)."""
+    if amount >= 1 or amount == 0:
+        return fmt_usd(amount)
+    digits = max(2, 4 - amount.adjusted() - 1)
+    return "$" + format(amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN), "f")
+
+
+def units_line(units: Units) -> str:
+    """Tokens, requests and unit costs in one compact line (unknown parts left out)."""
+    inp = f"in `{fmt_tokens(units.input_tokens)}`"
+    if units.cached_share is not None:
+        inp += f" ({fmt_percent(units.cached_share, 1)} cached)"
+    out = f"out `{fmt_tokens(units.output_tokens)}`"
+    if units.reasoning_tokens:
+        out += f" (reasoning `{fmt_tokens(units.reasoning_tokens)}`)"
+    parts = [inp, out, msg.requests(f"{units.requests:,}")]
+    if units.usd_per_request is not None:
+        parts.append(f"`{fmt_unit_usd(units.usd_per_request)}`/request")
+    if units.usd_per_million_tokens is not None:
+        parts.append(f"`{fmt_unit_usd(units.usd_per_million_tokens)}`/1M tokens")
+    return msg.TOKENS + "  " + " · ".join(parts)
+
+
+def models_message(mix: MixReport, units: Sequence[Units] = ()) -> Message:
     project = escape(mix.project) if mix.project else None
     blocks: list[Block] = [header(msg.models_title(mix.project))]
     if not shown_providers(mix.data) or not mix.known:
@@ -452,6 +490,13 @@ def models_message(mix: MixReport) -> Message:
             name = f"{escape(model.model)} · {msg.provider(model.provider)}"
             lines.append(f"`{share.rjust(width)}` `{amount}`  {name}  {badge}")
         blocks.extend(line_sections(lines))
+    used = [u for u in units if u.requests > 0][:TOP_UNITS]
+    if used:
+        lines = [
+            f"*{escape(u.model or '')}* · {msg.provider(u.provider) if u.provider else ''}\n{units_line(u)}"
+            for u in used
+        ]
+        blocks.extend(line_sections(lines, title=msg.UNITS_TITLE))
     return message(msg.models_fallback(project, fmt_usd(mix.this_week)), blocks)
 
 

@@ -316,6 +316,14 @@ def models_weeks(this_week: str, last_week: str, start: str) -> str:
     return f"This week `{this_week}` · last week `{last_week}` (7 days from {start}, UTC)"
 
 
+UNITS_TITLE = "*This month per model*: tokens, requests and unit costs (billed $ ÷ counted tokens)"
+TOKENS = "*Tokens*"
+
+
+def requests(count: str) -> str:
+    return f"`{count}` requests"
+
+
 NEW_BADGE = ":new: NEW"
 NO_MODELS = "No model spend in the last two weeks."
 MODELS_UNKNOWN = "Model mix unknown: no provider has current data."

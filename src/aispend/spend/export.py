@@ -24,6 +24,7 @@ from aispend.spend.model import (
     Runway,
     TeamReport,
     Unattributed,
+    Units,
     shown_providers,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "runway_json",
     "team_json",
     "unattributed_json",
+    "units_json",
 ]
 
 _CENT = Decimal("0.01")
@@ -92,9 +94,8 @@ def project_json(report: ProjectReport) -> dict[str, Any]:
         "by_provider": by_provider_json(report.by_provider, report.data),
         "provider_status": provider_status_json(report.data),
         "pace_left_out": list(pace.left_out),
-        "by_model": [
-            {"provider": m.provider, "model": m.model, "usd": usd_str(m.usd)} for m in report.by_model
-        ],
+        "by_model": _by_model(report),
+        "tokens": None if report.unit_totals is None else units_json(report.unit_totals),
         "provisional_since": _day(report.provisional_since),
         "used_percent": _pct(pace.used_percent),
         "crosses_on": _day(pace.crosses_on),
@@ -134,7 +135,44 @@ def team_json(report: TeamReport) -> dict[str, Any]:
         "total_usd": usd_str(report.total) if report.known else None,
         "by_provider": by_provider_json(report.provider_totals, report.data),
         "provider_status": provider_status_json(report.data),
+        "by_model_tokens": [units_json(u) for u in report.units],
     }
+
+
+def units_json(units: Units) -> dict[str, Any]:
+    """Tokens, requests and unit costs (``null`` where a provider does not report a figure or
+    where dollars or tokens are missing; unit costs are never estimated from prices)."""
+    out: dict[str, Any] = {}
+    if units.model is not None:
+        out["provider"] = units.provider
+        out["model"] = units.model
+        out["usd"] = _opt(units.usd)
+    out.update(
+        {
+            "requests": units.requests,
+            "input_tokens": units.input_tokens,
+            "cached_input_tokens": units.cached_input_tokens,
+            "output_tokens": units.output_tokens,
+            "reasoning_tokens": units.reasoning_tokens,
+            "usd_per_request": _opt(units.usd_per_request, 6),
+            "usd_per_million_tokens": _opt(units.usd_per_million_tokens, 4),
+            "cached_input_percent": _pct(units.cached_share),
+        }
+    )
+    return out
+
+
+def _by_model(report: ProjectReport) -> list[dict[str, Any]]:
+    """The README's ``by_model`` items, each with the model's tokens and unit costs when read."""
+    units = {(u.provider, u.model): u for u in report.units}
+    out = []
+    for m in report.by_model:
+        item: dict[str, Any] = {"provider": m.provider, "model": m.model, "usd": usd_str(m.usd)}
+        found = units.get((m.provider, m.model))
+        if found is not None:
+            item.update({k: v for k, v in units_json(found).items() if k not in item})
+        out.append(item)
+    return out
 
 
 def movers_json(movers: Sequence[Mover]) -> list[dict[str, Any]]:

@@ -80,6 +80,26 @@ class MonthSpend:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageLine:
+    """Tokens and requests for one provider grouping over a period (never money).
+
+    OpenAI usage API: ``project_ref``/``key_ref`` as in :class:`SpendLine`, cached input known,
+    no reasoning count (the API has none). OpenRouter ``/activity``: ``key_ref`` = key hash,
+    reasoning known (a part of the output tokens), cached input not reported.
+    """
+
+    provider: Provider
+    model: str | None
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    project_ref: str | None = None
+    key_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KeyDay:
     """The last OpenRouter ``/keys`` reading of a UTC day for one key (``usage_daily`` so far)."""
 
@@ -156,6 +176,50 @@ class ModelSpend:
 
 
 @dataclass(frozen=True, slots=True)
+class Units:
+    """Tokens, requests and unit costs of one model (or a whole project, ``model`` None).
+
+    Dollars come only from the billing figures (Costs API, OpenRouter usage); tokens and requests
+    only from the usage endpoints; unit costs divide the one by the other and are None where
+    either side is missing. ``cached_input_tokens`` is None where the provider does not report it
+    (OpenRouter), ``reasoning_tokens`` likewise (OpenAI); reasoning is part of the output.
+    """
+
+    provider: Provider | None
+    model: str | None
+    usd: Decimal | None
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int | None
+    reasoning_tokens: int | None
+    cached_base_tokens: int = 0  # input tokens of the rows that report a cached part
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def usd_per_request(self) -> Decimal | None:
+        if self.usd is None or self.requests <= 0:
+            return None
+        return self.usd / self.requests
+
+    @property
+    def usd_per_million_tokens(self) -> Decimal | None:
+        if self.usd is None or self.tokens <= 0:
+            return None
+        return self.usd * 1_000_000 / self.tokens
+
+    @property
+    def cached_share(self) -> Decimal | None:
+        """Percent of input tokens served from the cache (one decimal), None when unknown."""
+        if self.cached_input_tokens is None or self.cached_base_tokens <= 0:
+            return None
+        return (Decimal(self.cached_input_tokens) * 100 / self.cached_base_tokens).quantize(Decimal("0.1"))
+
+
+@dataclass(frozen=True, slots=True)
 class BilledItemSpend:
     """OpenAI line item or OpenRouter provider route."""
 
@@ -189,6 +253,8 @@ class ProjectReport:
     # Per provider (``not_configured`` ones included). ``by_provider`` holds only providers with
     # data; ``total`` sums those. Empty: every provider counts as having data.
     data: DataStatus = field(default_factory=dict)
+    units: tuple[Units, ...] = ()  # per model, in ``by_model`` order, then models without money
+    unit_totals: Units | None = None  # the whole project (None: no usage read)
 
     @property
     def missing(self) -> tuple[Provider, ...]:
@@ -233,6 +299,7 @@ class TeamReport:
     unattributed: Unattributed
     provider_totals: dict[Provider, Decimal]  # == sum over projects + unattributed, exactly
     data: DataStatus = field(default_factory=dict)  # as in ProjectReport
+    units: tuple[Units, ...] = ()  # per model, team-wide (unattributed included)
 
     @property
     def total(self) -> Decimal:

@@ -30,12 +30,13 @@ from sqlalchemy.orm import Session
 from aispend.clock import ensure_utc
 from aispend.money import from_nanos
 from aispend.records import CreditSnapshot, OpenRouterActivity, OpenRouterKey, PollStatus, Provider
-from aispend.spend.model import Directory, KeyDay, SpendLine
+from aispend.spend.model import Directory, KeyDay, SpendLine, UsageLine
 from aispend.store.models import (
     IngestMark,
     OpenAICostDaily,
     OpenAIKeyName,
     OpenAIProjectName,
+    OpenAIUsageDaily,
     OpenRouterActivityDaily,
     OpenRouterCreditSnapshot,
     OpenRouterKeyDay,
@@ -325,6 +326,70 @@ def labelled_day_totals(
         sums.setdefault(label, {})[day] = int(nanos)
     connection.execute(REF_LABEL.delete())
     return sums
+
+
+def usage_lines(session: Session, start: date, end: date, scope: Scope = ALL) -> list[UsageLine]:
+    """Tokens and requests in ``[start, end)`` summed per grouping and model: OpenAI usage rows
+    per (project, API key, model), OpenRouter activity per (key, model). Never money."""
+    usage = OpenAIUsageDaily.__table__.c  # type: ignore[attr-defined]
+    query = (
+        select(
+            usage.project_id,
+            usage.api_key_id,
+            usage.model,
+            func.sum(usage.requests),
+            func.sum(usage.input_tokens),
+            func.sum(usage.cached_tokens),
+            func.sum(usage.output_tokens),
+        )
+        .where(usage.day >= start, usage.day < end)
+        .group_by(usage.project_id, usage.api_key_id, usage.model)
+    )
+    condition = _openai_filter(usage.project_id, usage.api_key_id, scope)
+    if condition is not None:
+        query = query.where(condition)
+    lines = [
+        UsageLine(
+            provider="openai",
+            model=row[2] or None,
+            requests=int(row[3]),
+            input_tokens=int(row[4]),
+            cached_input_tokens=int(row[5]),
+            output_tokens=int(row[6]),
+            project_ref=row[0] or None,
+            key_ref=row[1] or None,
+        )
+        for row in session.execute(query)
+    ]
+    activity = OpenRouterActivityDaily.__table__.c  # type: ignore[attr-defined]
+    or_query = (
+        select(
+            activity.key_hash,
+            activity.model,
+            func.sum(activity.requests),
+            func.sum(activity.prompt_tokens),
+            func.sum(activity.completion_tokens),
+            func.sum(activity.reasoning_tokens),
+        )
+        .where(activity.day >= start, activity.day < end)
+        .group_by(activity.key_hash, activity.model)
+    )
+    or_condition = _openrouter_filter(activity.key_hash, scope)
+    if or_condition is not None:
+        or_query = or_query.where(or_condition)
+    lines.extend(
+        UsageLine(
+            provider="openrouter",
+            model=row[1],
+            requests=int(row[2]),
+            input_tokens=int(row[3]),
+            output_tokens=int(row[4]),
+            reasoning_tokens=int(row[5]),
+            key_ref=row[0],
+        )
+        for row in session.execute(or_query)
+    )
+    return lines
 
 
 def week_lines(
