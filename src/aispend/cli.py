@@ -235,7 +235,7 @@ def cmd_credits(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aispend.serve import ServeError, SlackUnreachable, serve
+    from aispend.serve import ServeError, StartupFailure, serve
 
     try:
         if args.port is not None:
@@ -243,7 +243,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, load(settings), socket_mode=args.socket, host=args.host)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
-    except SlackUnreachable as exc:
+    except StartupFailure as exc:
         _console(stderr=True).print(f"aispend: {exc}", markup=False)
         return EXIT_RUNTIME
 

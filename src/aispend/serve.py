@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -52,8 +53,29 @@ class ServeError(Exception):
     """Settings for the chosen mode are missing, malformed or rejected by Slack (exit code 2)."""
 
 
-class SlackUnreachable(Exception):
-    """Slack's API could not be reached, or failed, at start-up (exit code 1: try again later)."""
+class StartupFailure(Exception):
+    """Something outside aispend failed at start-up (exit code 1: fix it or try again later)."""
+
+
+class SlackUnreachable(StartupFailure):
+    """Slack's API could not be reached, or failed, at start-up."""
+
+
+class PortUnavailable(StartupFailure):
+    """The HTTP listener cannot bind ``$PORT`` (another process has it, or it is privileged)."""
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind and release ``host:port`` before anything starts, as uvicorn will (SO_REUSEADDR), so a
+    port in use is one line up front instead of a listener thread that dies after start-up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortUnavailable(
+                f"cannot listen on {host}:{port} ({exc.strerror}): stop what uses it, or set PORT"
+            ) from None
 
 
 # Errors Slack answers when the token itself is wrong (https://docs.slack.dev/reference/methods/auth.test),
@@ -310,6 +332,7 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
     as PID 1 in a container the kernel ignores SIGTERM unless a handler is installed, which is why
     a bare ``Event().wait()`` never stopped.
     """
+    _check_port(host, settings.port)
     runtime = build_runtime(settings, config, socket_mode=socket_mode)
     stop = threading.Event()
     installed = _on_stop_signals(stop)

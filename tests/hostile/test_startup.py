@@ -208,3 +208,19 @@ def test_a_database_that_cannot_be_reached_is_one_runtime_line_without_the_passw
     line = one_line(output)
     assert line.startswith(f"aispend: cannot reach the database {shown}: OperationalError: ")
     assert line.endswith(f"; {check}, or set DATABASE_URL")
+
+
+def test_a_port_in_use_is_one_runtime_line_before_anything_starts(
+    base_env: dict[str, str], fake_slack: FakeSlack
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = base_env | {"SLACK_API_URL": fake_slack.api_url, "PORT": str(port)}
+        code, output = run(env, "serve", "--host", "127.0.0.1")
+    assert code == 1
+    assert one_line(output) == (
+        f"aispend: cannot listen on 127.0.0.1:{port} (Address already in use): stop what uses it, or set PORT"
+    )
+    assert fake_slack.requests == []  # checked before Slack is asked anything
