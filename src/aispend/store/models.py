@@ -273,3 +273,62 @@ class SlackRequestSeen(SQLModel, table=True):
     fingerprint: str = Field(sa_type=String(64), primary_key=True)
     seen_at: datetime = Field(sa_column=_utc())
     expires_at: datetime = Field(sa_column=_utc(index=True))
+
+
+class AlertState(SQLModel, table=True):
+    """One row per alert identity (rule, entity, level, period): its state and what Slack was told.
+
+    ``pending`` is what Slack is owed (``aispend.alerts.state.due``); ``claim_token`` and
+    ``claimed_until`` are the delivery lease that makes posting exactly-once across evaluators.
+    """
+
+    __tablename__ = "alert_state"
+    __table_args__ = (
+        UniqueConstraint("rule", "entity", "level", "period", name="uq_alert_state"),
+        Index("ix_alert_state_status", "status"),
+        Index("ix_alert_state_pending", "pending"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(sa_type=String(40), nullable=False)
+    entity: str = Field(sa_type=String(255), nullable=False)
+    level: str = Field(default="", sa_type=String(40), nullable=False)
+    period: str = Field(default="", sa_type=String(20), nullable=False)
+    project: str | None = Field(default=None, sa_type=String(80))
+    status: str = Field(sa_type=String(20), nullable=False)  # firing|acknowledged|snoozed|resolved
+    severity: str = Field(sa_type=String(10), nullable=False)  # warning|critical
+    finding: str = Field(sa_type=Text, nullable=False)  # JSON: the latest firing finding
+    episode: int = Field(default=1, sa_type=Integer, nullable=False)
+    opened_at: datetime = Field(sa_column=_utc())
+    last_seen_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+    acknowledged_by: str | None = Field(default=None, sa_type=String(40))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    snoozed_by: str | None = Field(default=None, sa_type=String(40))
+    snoozed_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    resolved_by: str | None = Field(default=None, sa_type=String(40))
+    channel: str | None = Field(default=None, sa_type=String(40))
+    ts: str | None = Field(default=None, sa_type=String(40))
+    notified_severity: str | None = Field(default=None, sa_type=String(10))
+    resolve_notified: bool = Field(default=False, nullable=False)
+    needs_update: bool = Field(default=False, nullable=False)
+    pending: str | None = Field(default=None, sa_type=String(20))
+    claim_token: str | None = Field(default=None, sa_type=String(40))
+    claimed_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    attempts: int = Field(default=0, sa_type=Integer, nullable=False)
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class AlertEvent(SQLModel, table=True):
+    """Every alert transition (fired, escalated, acknowledged, snoozed, reminded, resolved)."""
+
+    __tablename__ = "alert_event"
+    __table_args__ = (Index("ix_alert_event_at", "at"), Index("ix_alert_event_alert", "alert_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert_state.id", nullable=False)
+    kind: str = Field(sa_type=String(20), nullable=False)
+    at: datetime = Field(sa_column=_utc())
+    actor: str | None = Field(default=None, sa_type=String(40))  # Slack user id; None: the data
+    severity: str = Field(sa_type=String(10), nullable=False)
