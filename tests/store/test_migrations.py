@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlmodel import SQLModel
 
 from aispend.store.engine import alembic_config, make_engine, migrate
 
@@ -51,3 +54,8 @@ def test_the_key_level_flag_is_backfilled_from_the_runs_stored_before_it(db_url:
         ("openai", "costs", "error", None),
         ("openrouter", "keys", "ok", None),
     ]
+
+
+def test_the_migrations_build_exactly_the_tables_the_models_declare(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
