@@ -17,9 +17,11 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from aispend import __version__
+from aispend.alerts.job import run_alerts
 from aispend.clock import month_start, parse_month, utcnow
 from aispend.config import Config, ConfigError, double_claim_problems, load_config
 from aispend.console import (
+    print_alert_run,
     print_movers,
     print_poll_summary,
     print_project,
@@ -33,7 +35,7 @@ from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.service import SpendService, stored_directory
-from aispend.settings import Settings
+from aispend.settings import Settings, secret
 from aispend.spend.export import movers_json, project_json, runway_json, team_json
 from aispend.spend.model import Directory
 from aispend.store.engine import StoreConfigError, StoreError, open_store
@@ -234,6 +236,32 @@ def cmd_credits(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    config = load(settings)
+    engine = open_store(settings.database_url)
+    notifier = None
+    if not args.dry_run:
+        token = secret(settings.slack_bot_token)
+        if token is None:
+            raise UsageError(
+                "set SLACK_BOT_TOKEN to post alerts, or use --dry-run to see what would be posted"
+            )
+        from aispend.slack.alerts import SlackAlertNotifier
+        from aispend.slack.client import make_web_client
+
+        notifier = SlackAlertNotifier(make_web_client(token, settings.slack_api_url), config)
+    run = run_alerts(
+        engine=engine,
+        source=SpendService(engine, config),
+        config=config,
+        notifier=notifier,
+        clock=utcnow,
+        dry_run=args.dry_run,
+    )
+    print_alert_run(run, config, _console())
+    return EXIT_RUNTIME if run.delivery is not None and run.delivery.failed else EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aispend.serve import ServeError, StartupFailure, serve
 
@@ -321,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     credits.add_argument("--json", action="store_true", help="print JSON (amounts as decimal strings)")
     credits.set_defaults(func=cmd_credits)
+
+    alerts = sub.add_parser("alerts", help="evaluate the alert rules once and post what is owed to Slack")
+    alerts.add_argument(
+        "--dry-run", action="store_true", help="print what would be posted; change and post nothing"
+    )
+    alerts.set_defaults(func=cmd_alerts)
 
     check = sub.add_parser(
         "check", parents=[common], help="validate the config file (and, with --keys, provider permissions)"

@@ -18,9 +18,13 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from aispend.alerts.job import AlertRun
+from aispend.alerts.model import Notice
+from aispend.config import Config
 from aispend.ingest import PollSummary
 from aispend.money import fmt_usd
 from aispend.records import PollStatus, Provider
+from aispend.slack.alert_blocks import figure, line, route
 from aispend.spend.model import (
     DataStatus,
     Mover,
@@ -33,6 +37,7 @@ from aispend.spend.model import (
 from aispend.text import neutralise
 
 __all__ = [
+    "print_alert_run",
     "print_movers",
     "print_poll_summary",
     "print_project",
@@ -215,4 +220,53 @@ def print_runway(runway: Runway, console: Console) -> None:
         console.print(
             f"key {shown(cap.name or cap.key_hash[:12])}: {fmt_usd(cap.limit_remaining)} left of its "
             f"{fmt_usd(cap.limit)} cap ({cap.percent_remaining}%)"
+        )
+
+
+_NOTICE_VERBS = {
+    "post": "post",
+    "escalate": "escalate (update + thread reply)",
+    "resolve": "resolve (update + thread reply)",
+    "remind": "snooze over (thread reply)",
+    "update": "update in place",
+}
+_SEVERITY_STYLE = {"warning": "[yellow]warning[/]", "critical": "[red]critical[/]"}
+
+
+def alert_notice_line(notice: Notice, config: Config) -> str:
+    """One rich line: what would be (or was) sent, where, and the alert's figures."""
+    alert = notice.alert
+    finding = alert.finding
+    where = route(alert, config)
+    target = where.channel or "nowhere (no alert_channel)"
+    if where.private:
+        target += ", without figures"
+    amounts = f"now {figure(finding.figure, finding.unit)}, line {line(finding.threshold, finding.unit)}"
+    return (
+        f"{_NOTICE_VERBS[notice.kind]} → {shown(target)}  {_SEVERITY_STYLE[alert.severity]}  "
+        f"[bold]{shown(finding.title)}[/]\n    {shown(amounts)}; why: {shown(finding.why)}"
+    )
+
+
+def print_alert_run(run: AlertRun, config: Config, console: Console) -> None:
+    """``aispend alerts``: what fired, escalated and resolved, and what was (or would be) sent."""
+    applied = run.applied
+    firing = run.evaluation.firing
+    console.print(
+        f"{len(firing)} firing · {len(applied.fired)} new · {len(applied.escalated)} escalated · "
+        f"{len(applied.resolved)} resolved"
+    )
+    if run.dry_run:
+        if not applied.due:
+            console.print("dry run: nothing would be posted")
+        for notice in applied.due:
+            console.print("dry run: would " + alert_notice_line(notice, config))
+        return
+    if run.delivery is None:
+        return
+    for notice in run.delivery.sent:
+        console.print("sent: " + alert_notice_line(notice, config))
+    for notice, error in run.delivery.failed:
+        console.print(
+            f"[red]failed[/] ({shown(error)}), retried next evaluation: " + alert_notice_line(notice, config)
         )

@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
+from aispend.alerts.job import AlertRun, run_alerts
+from aispend.alerts.model import AlertView
+from aispend.alerts.state import open_alerts
 from aispend.clock import utcnow
 from aispend.config import Config
 from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
@@ -31,6 +35,7 @@ from aispend.records import PollStatus
 from aispend.scheduler import LeaderLock, build_scheduler
 from aispend.service import SpendService
 from aispend.settings import Settings, secret
+from aispend.slack.alerts import SlackAlertNotifier, alert_actions
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience, republish_homes
@@ -113,6 +118,9 @@ class Runtime:
     metrics: Metrics
     poller: Poller | None
     reported_claims: tuple[str, ...] = ()
+    engine: Engine | None = None  # the alert state lives here (the poll engine, no request timeouts)
+    config: Config | None = None
+    clock: Callable[[], datetime] = utcnow
 
     started: bool = False  # the scheduler was started (by serve); liveness watches it from then on
 
@@ -123,7 +131,8 @@ class Runtime:
         return None
 
     def poll(self) -> PollSummary | None:
-        """The scheduled job: poll, count errors, refresh every Home tab that was opened."""
+        """The scheduled job (leader only): poll, count errors, evaluate the alerts right after,
+        refresh every Home tab that was opened."""
         if self.poller is None:
             return None
         summary = self.poller.poll()
@@ -139,7 +148,8 @@ class Runtime:
         if summary.abandoned is not None:
             self.metrics.inc("aispend_polls_abandoned_total")
         self._report_double_claims()
-        republish_homes(self.app.client, self.service, self.audience.users(), utcnow())
+        self.evaluate_alerts()
+        republish_homes(self.app.client, self.service, self.audience.users(), self.clock(), self.open_alerts)
         return summary
 
     def _report_double_claims(self) -> None:
@@ -152,6 +162,34 @@ class Runtime:
             for claim in claims:
                 log.warning("double claim in the config (see `aispend check`): %s", claim)
             self.reported_claims = claims
+
+    def open_alerts(self) -> tuple[AlertView, ...]:
+        return open_alerts(self.engine) if self.engine is not None else ()
+
+    def evaluate_alerts(self) -> AlertRun | None:
+        """One alert evaluation; a failure is logged and counted, never stops the poll job."""
+        if self.engine is None or self.config is None:
+            return None
+        try:
+            run = run_alerts(
+                engine=self.engine,
+                source=self.service,
+                config=self.config,
+                notifier=SlackAlertNotifier(self.app.client, self.config),
+                clock=self.clock,
+            )
+        except Exception:
+            log.exception("alert evaluation failed")
+            self.metrics.inc("aispend_slack_errors_total", where="alert_evaluation")
+            return None
+        if run.delivery is not None:
+            for _notice, _error in run.delivery.failed:
+                self.metrics.inc("aispend_slack_errors_total", where="alert_delivery")
+            for notice in run.delivery.sent:
+                self.metrics.inc("aispend_alerts_sent_total", rule=notice.alert.key.rule)
+        for key in run.applied.resolved:
+            self.metrics.inc("aispend_alerts_resolved_total", rule=key.rule)
+        return run
 
 
 def log_poll(summary: PollSummary, finished_at: datetime) -> None:
@@ -299,6 +337,8 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         metrics=metrics,
         audience=audience,
         ledger=StoreLedger(reads, guard),
+        extensions=[alert_actions(engine, config, utcnow)],
+        alerts=lambda: open_alerts(engine),
     )
     # A poll's budget ends before the next poll is due, so one slow poll never skips the next
     # (the scheduler runs one at a time: max_instances=1).
@@ -319,7 +359,18 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         schema_current=lambda: schema_is_current(reads),
         slack_events=not socket_mode,
     )
-    runtime = Runtime(app, web, service, BackgroundScheduler(), lock, audience, metrics, poller)
+    runtime = Runtime(
+        app,
+        web,
+        service,
+        BackgroundScheduler(),
+        lock,
+        audience,
+        metrics,
+        poller,
+        engine=engine,
+        config=config,
+    )
     runtime.scheduler = build_scheduler(config, poll=runtime.poll, lock=lock)
     return runtime
 

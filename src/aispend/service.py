@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from aispend.alerts.rules import AlertInputs
 from aispend.clock import ensure_utc, month_start, next_month
 from aispend.config import Config, double_claim_problems
 from aispend.money import from_nanos
@@ -55,7 +56,7 @@ from aispend.spend.reports import (
     team_report,
     usable_providers,
 )
-from aispend.spend.runway import credit_runway
+from aispend.spend.runway import credit_runway, key_caps
 from aispend.spend.status import (
     CREDITS_ENDPOINTS,
     EndpointRun,
@@ -73,6 +74,8 @@ from aispend.store.reads import Scope
 log = logging.getLogger(__name__)
 
 _DAY = timedelta(days=1)
+_SPIKE_REACH = timedelta(days=8)  # the spike rule's last complete day and the 7 days before it
+_EVERY_CAP = Decimal(1000)  # key_caps threshold that lists every capped key (rules apply their own line)
 _REPORT_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
 _NO_OPENAI: Collection[str] = ()
 
@@ -376,6 +379,39 @@ class SpendService:
             status = self._status(session, generation, now, now.date())
             lines = self._recent_lines(session, now, status)
         return movers(lines, matcher, now)
+
+    def alert_inputs(self, now: datetime) -> AlertInputs:
+        """What the alert rules judge (``aispend.alerts.job.AlertSource``): the team's month,
+        the credit runway, every capped OpenRouter key, the endpoints' poll records, and each
+        project's daily spend reaching 8 days back (into the previous month early in a month).
+
+        Right after a poll the team month is built once and cached for every later question, so
+        an evaluation adds a handful of indexed reads, not a scan of the history.
+        """
+        now = ensure_utc(now)
+        team = self.team_report(now)
+        daily: dict[str, dict[date, Decimal]] = {
+            report.project: {point.day: point.usd for point in report.daily} for report in team.projects
+        }
+        reach = now.date() - _SPIKE_REACH
+        if reach < team.month:
+            for report in self.team_report(now, month=reach).projects:
+                days = daily.setdefault(report.project, {})
+                for point in report.daily:
+                    days.setdefault(point.day, point.usd)
+        with session_scope(self._engine) as session:
+            _generation, matcher = self._matcher(session)
+            keys = reads.openrouter_keys(session)
+        health = self.health(now)
+        return AlertInputs(
+            now=now,
+            month=team,
+            runway=self.runway(now),
+            key_caps=key_caps(keys, threshold_percent=_EVERY_CAP) if keys else None,
+            endpoints=health.endpoints if health.database_ok else None,
+            recent_daily=daily,
+            key_projects=dict(matcher.openrouter_keys),
+        )
 
     def last_poll_at(self) -> datetime | None:
         with session_scope(self._engine) as session:

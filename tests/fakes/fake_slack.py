@@ -6,8 +6,9 @@ Endpoints: ``/api/<method>`` (``auth.test``, ``chat.postMessage``, ``views.publi
 anything else ``{"ok": true}``), ``/upload/<id>`` (byte sink) and ``/response/<key>``
 (response_url sink). ``rate_limit_next[method] = n`` answers the next n calls with 429 and
 ``Retry-After: 1``; ``errors[method] = "invalid_auth"`` answers every call of that method with
-``{"ok": false, "error": "invalid_auth"}``, as Slack does for a bad token. Bolt's follow-up work
-is asynchronous, so tests wait with :meth:`wait_for`.
+``{"ok": false, "error": "invalid_auth"}``, as Slack does for a bad token; ``fail_next[method] =
+[500, 429, …]`` answers the next calls with those statuses in turn (429s carry ``Retry-After: 1``).
+Bolt's follow-up work is asynchronous, so tests wait with :meth:`wait_for`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FakeSlack:
     rate_limit_next: dict[str, int] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode's url)
     errors: dict[str, str] = field(default_factory=dict)
+    fail_next: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -74,6 +76,7 @@ class FakeSlack:
             self.requests.clear()
             self.rate_limit_next.clear()
             self.errors.clear()
+            self.fail_next.clear()
 
     @property
     def base_url(self) -> str:
@@ -119,14 +122,22 @@ class FakeSlack:
             if limited:
                 self.rate_limit_next[method] = limited - 1
             error = self.errors.get(method)
+            scripted = self.fail_next.get(method) or []
+            failure = scripted.pop(0) if scripted else None
         if error is not None:
             return 200, {}, _json({"ok": False, "error": error})
+        if failure == 429:
+            limited = 1
+        elif failure is not None:
+            return failure, {}, _json({"ok": False, "error": "internal_error"})
         if limited:
             return 429, {"Retry-After": "1"}, _json({"ok": False, "error": "ratelimited"})
         body: dict[str, Any] = {"ok": True}
         if method == "auth.test":
             body |= {"url": "https://fake.slack.com/", "team": "Fake", "user": "aispend", "team_id": "T0FAKE"}
             body |= {"user_id": "U0BOT", "bot_id": "B0BOT"}
+        elif method == "chat.update":
+            body |= {"channel": "C0FAKE", "ts": "1700000000.000001"}
         elif method == "chat.postMessage":
             body |= {"channel": "C0FAKE", "ts": f"1700000000.{next(self._ts):06d}"}
         elif method == "views.publish":

@@ -26,6 +26,7 @@ from aispend.metrics import Metrics
 from aispend.reader import BoundedReads, SpendReader, StoreUnavailable
 from aispend.slack import messages as msg
 from aispend.slack.access import can_view
+from aispend.slack.alert_blocks import alerts_list_message
 from aispend.slack.blocks import (
     Message,
     credits_message,
@@ -43,7 +44,7 @@ from aispend.slack.blocks import (
     unknown_project_message,
 )
 from aispend.slack.commands import Command, parse_command, suggest
-from aispend.slack.home import REFRESH_ACTION, HomeAudience, publish_home
+from aispend.slack.home import REFRESH_ACTION, AlertLister, HomeAudience, publish_home
 from aispend.slack.mrkdwn import escape, user_text
 from aispend.slack.replay import MemoryLedger, ReplayLedger, fingerprint
 from aispend.spend.model import ProjectReport
@@ -71,8 +72,11 @@ class Answer:
     share_refusal: str | None = None  # said instead when ``share`` was asked for but not allowed
 
 
-def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -> Answer:
-    """The reply to one parsed command for ``user_id`` (pure apart from reading the store)."""
+def answer(
+    reader: SpendReader, command: Command, user_id: str, now: datetime, alerts: AlertLister | None = None
+) -> Answer:
+    """The reply to one parsed command for ``user_id`` (pure apart from reading the store);
+    ``alerts`` lists the open alerts (``/aispend alerts``)."""
     config = reader.config
     kind = command.kind
     if kind == "help" and command.not_understood and config.project(command.not_understood):
@@ -132,6 +136,9 @@ def answer(reader: SpendReader, command: Command, user_id: str, now: datetime) -
             return Answer(reply, True)
         case "health":
             return Answer(health_message(reader.health(now), tz=config.tz), True)
+        case "alerts":
+            open_now = alerts() if alerts is not None else ()
+            return Answer(alerts_list_message(open_now, config, user_id, config.tz))  # never shared
     return Answer(help_message())
 
 
@@ -150,6 +157,7 @@ def build_app(
     audience: HomeAudience | None = None,
     ledger: ReplayLedger | None = None,
     extensions: Sequence[Callable[[App], None]] = (),
+    alerts: AlertLister | None = None,
 ) -> App:
     """Build the Bolt app with every listener registered; nothing global, everything injected.
 
@@ -196,7 +204,7 @@ def build_app(
         counters.inc("aispend_slack_commands_total", command=parsed.kind)
         try:
             with _budget(reader):
-                result = answer(reader, parsed, user_id, now())
+                result = answer(reader, parsed, user_id, now(), alerts)
                 # Only a post in the channel is a side effect; claim it before doing it.
                 posts = parsed.share and result.shareable
                 first = not posts or seen.claim(fingerprint(request.raw_body), now())
@@ -237,13 +245,13 @@ def build_app(
             return
         user_id = str(event["user"])
         homes.add(user_id)
-        publish_home(client, reader, user_id, now())
+        publish_home(client, reader, user_id, now(), alerts)
 
     def on_refresh(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         user_id = str(body["user"]["id"])
         homes.add(user_id)
-        publish_home(client, reader, user_id, now())
+        publish_home(client, reader, user_id, now(), alerts)
 
     def on_any_action(ack: Ack) -> None:
         ack()

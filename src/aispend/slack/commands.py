@@ -1,7 +1,7 @@
 """Parse the text after ``/aispend`` into a typed command (README: Slack app).
 
 Grammar: ``help`` · ``project <name>`` · ``projects`` · ``credits`` · ``models [project]`` ·
-``routes`` · ``unattributed`` · ``health``, each optionally followed by ``share``. Words are
+``routes`` · ``unattributed`` · ``health`` · ``alerts``, each optionally followed by ``share``. Words are
 case-insensitive; anything empty or garbled becomes ``help`` (with what was not understood).
 """
 
@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-CommandKind = Literal["help", "project", "projects", "credits", "models", "routes", "unattributed", "health"]
+CommandKind = Literal[
+    "help", "project", "projects", "credits", "models", "routes", "unattributed", "health", "alerts"
+]
 
 _ALIASES: dict[str, CommandKind] = {
     "help": "help",
@@ -27,9 +29,11 @@ _ALIASES: dict[str, CommandKind] = {
     "unattributed": "unattributed",
     "health": "health",
     "status": "health",
+    "alerts": "alerts",
+    "alert": "alerts",
 }
 _NO_ARGUMENT: frozenset[CommandKind] = frozenset(
-    {"help", "projects", "credits", "routes", "unattributed", "health"}
+    {"help", "projects", "credits", "routes", "unattributed", "health", "alerts"}
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,12 +17,14 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from aispend.alerts.model import AlertView
 from aispend.config import Config
 from aispend.money import fmt_usd
 from aispend.reader import SpendReader
 from aispend.records import Provider
 from aispend.slack import messages as msg
 from aispend.slack.access import owns
+from aispend.slack.alert_blocks import home_alert_blocks
 from aispend.slack.blocks import (
     MAX_HOME_BLOCKS,
     Block,
@@ -44,6 +46,9 @@ from aispend.spend.model import Runway, TeamReport, shown_providers
 logger = logging.getLogger(__name__)
 
 REFRESH_ACTION = "aispend_home_refresh"
+
+AlertLister = Callable[[], Sequence[AlertView]]
+"""Lists the open alerts (``aispend.alerts.state.open_alerts`` bound to an engine)."""
 
 
 class HomeAudience:
@@ -72,7 +77,13 @@ class HomeAudience:
 
 
 def home_view(
-    *, config: Config, month: TeamReport, runway: Runway, user_id: str, last_poll_at: datetime | None
+    *,
+    config: Config,
+    month: TeamReport,
+    runway: Runway,
+    user_id: str,
+    last_poll_at: datetime | None,
+    alerts: Sequence[AlertView] = (),
 ) -> dict[str, Any]:
     tz = config.tz
     admin = config.is_admin(user_id)
@@ -108,8 +119,7 @@ def home_view(
         divider(),
         section(msg.HOME_CREDITS + "\n" + "\n".join(runway_lines(runway, tz))),
         divider(),
-        section(msg.HOME_ALERTS),
-        section(msg.HOME_NO_ALERTS),
+        *home_alert_blocks(alerts, config, user_id, tz),
     ]
     # The credit runway and alerts must survive truncation, so the project list gives way.
     body = limit_blocks(blocks, MAX_HOME_BLOCKS - len(tail))
@@ -122,10 +132,14 @@ class _HomeData:
     month: TeamReport
     runway: Runway
     last_poll_at: datetime | None
+    alerts: tuple[AlertView, ...] = ()
 
     @classmethod
-    def read(cls, reader: SpendReader, now: datetime) -> _HomeData:
-        return cls(reader.config, reader.team_report(now), reader.runway(now), reader.last_poll_at())
+    def read(cls, reader: SpendReader, now: datetime, alerts: AlertLister | None = None) -> _HomeData:
+        open_alerts = tuple(alerts()) if alerts is not None else ()
+        return cls(
+            reader.config, reader.team_report(now), reader.runway(now), reader.last_poll_at(), open_alerts
+        )
 
     def view(self, user_id: str) -> dict[str, Any]:
         return home_view(
@@ -134,15 +148,24 @@ class _HomeData:
             runway=self.runway,
             user_id=user_id,
             last_poll_at=self.last_poll_at,
+            alerts=self.alerts,
         )
 
 
-def publish_home(client: WebClient, reader: SpendReader, user_id: str, now: datetime) -> None:
+def publish_home(
+    client: WebClient, reader: SpendReader, user_id: str, now: datetime, alerts: AlertLister | None = None
+) -> None:
     """Publish one user's Home; Slack API errors propagate to the caller."""
-    client.views_publish(user_id=user_id, view=_HomeData.read(reader, now).view(user_id))
+    client.views_publish(user_id=user_id, view=_HomeData.read(reader, now, alerts).view(user_id))
 
 
-def republish_homes(client: WebClient, reader: SpendReader, user_ids: Iterable[str], now: datetime) -> int:
+def republish_homes(
+    client: WebClient,
+    reader: SpendReader,
+    user_ids: Iterable[str],
+    now: datetime,
+    alerts: AlertLister | None = None,
+) -> int:
     """Publish fresh Homes after a poll, reading the store once. Returns how many were published.
 
     A failure for one user (left the workspace, rate limited past retries) is logged and skipped.
@@ -150,7 +173,7 @@ def republish_homes(client: WebClient, reader: SpendReader, user_ids: Iterable[s
     users = list(user_ids)
     if not users:
         return 0
-    data = _HomeData.read(reader, now)
+    data = _HomeData.read(reader, now, alerts)
     published = 0
     for user_id in users:
         try:

@@ -90,7 +90,7 @@ def unknown_part(provider_name: str) -> str:
 
 HELP_TITLE = "aispend: AI API spend across OpenAI and OpenRouter"
 HELP_FALLBACK = (
-    "aispend commands: help, project <name>, projects, credits, models, routes, unattributed, health"
+    "aispend commands: help, project <name>, projects, credits, models, routes, unattributed, health, alerts"
 )
 HELP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("/aispend project <name>", "this month's spend, budget pace, providers, top models and trend"),
@@ -100,6 +100,7 @@ HELP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("/aispend routes", "OpenRouter providers per model, with $ and $/1M tokens"),
     ("/aispend unattributed", "spend no project claims, and how to claim it"),
     ("/aispend health", "what the last polls fetched, and any missing permissions"),
+    ("/aispend alerts", "your open alerts (every open alert for an admin)"),
 )
 HELP_SHARE = (
     "Add `share` to any command to post the answer in the channel, e.g. `/aispend project search share`."
@@ -422,3 +423,77 @@ def home_total(amount: str, parts: str) -> str:
 
 def home_updated(when: str) -> str:
     return f"Updated {when}"
+
+
+# ------------------------------------------------------------------------------------------ alerts
+
+ALERT_ACK = "Acknowledge"
+ALERT_SNOOZE = "Snooze 24h"
+ALERT_NOW = "*Now*"
+ALERT_LINE = "*Line*"
+ALERT_WHY = "*Why*"
+ALERTS_TITLE = "Open alerts"
+NO_OPEN_ALERTS = ":sparkles: No open alerts."
+ALERT_UNKNOWN = "That alert no longer exists."
+ALERT_ALREADY_RESOLVED = "That alert has already resolved; nothing to do."
+ALERT_RESOLVED_LINE = "back within limits"
+RULE_LABELS = {
+    "low_credits": "low OpenRouter credits",
+    "credit_runway": "credit runway",
+    "budget_threshold": "budget threshold",
+    "budget_pace": "budget pace",
+    "key_limit": "key spending cap",
+    "spend_spike": "spend spike",
+    "stale_data": "stale data",
+}
+
+
+def alert_refused(who: str) -> str:
+    return f"Only {who} can acknowledge or snooze this alert; nothing was changed."
+
+
+def alert_owner(mention: str) -> str:
+    return f"Owner {mention}"
+
+
+def alert_acknowledged(who: str, when: str) -> str:
+    return f":eyes: Acknowledged by {who} at {when}"
+
+
+def alert_snoozed(who: str, until: str) -> str:
+    return f":zzz: Snoozed by {who} until {until}"
+
+
+def alert_resolved(when: str) -> str:
+    return f":white_check_mark: Resolved at {when}: {ALERT_RESOLVED_LINE}"
+
+
+def alert_fired_at(when: str) -> str:
+    return f"firing since {when}"
+
+
+def alert_private(project: str, rule: str) -> str:
+    return (
+        f"*{project}* has a {rule} alert. Its figures are private: the owner and admins see them "
+        f"with `/aispend project {project}`."
+    )
+
+
+def alert_escalated(line: str, mention: str) -> str:
+    return f":red_circle: *Escalated to critical*: {line} {mention}".rstrip()
+
+
+def alert_resolved_reply(when: str) -> str:
+    return f":white_check_mark: Resolved at {when}: {ALERT_RESOLVED_LINE}. No more messages about it."
+
+
+def alert_reminder(title: str, mention: str) -> str:
+    return f":alarm_clock: Snooze is over and this is still firing: {title} {mention}".rstrip()
+
+
+def alerts_fallback(count: int) -> str:
+    return f"{count} open alert{'s' if count != 1 else ''}"
+
+
+def more_alerts(count: int) -> str:
+    return f"…and {count} more: `/aispend alerts` lists them all."
