@@ -273,3 +273,24 @@ def test_alerts_between_lists_the_week(engine: Engine) -> None:
     assert [e.kind for e in week[0].events] == ["fired", "acknowledged", "resolved"]
     assert week[0].events[1].actor == "U0OWNER"
     assert alerts_between(engine, NOW + timedelta(days=7), NOW + timedelta(days=14)) == ()
+
+
+def test_a_jump_past_several_budget_lines_posts_one_message(engine: Engine) -> None:
+    cfg = config()
+    budget_rules = ("budget_threshold", "budget_pace")
+
+    def budget(per_day: str, now: datetime) -> Evaluation:
+        evaluation = run_rules(_spend(per_day)(cfg, now), cfg)
+        return Evaluation(tuple(f for f in evaluation.findings if f.key.rule in budget_rules))
+
+    notifier = RecordingNotifier()
+    apply_evaluation(engine, budget("51", NOW), NOW)
+    deliver(engine, notifier, NOW)
+    assert notifier.kinds() == [("post", "budget_threshold:search:100:2026-11")]
+    assert len(open_alerts(engine)) == 3  # 80 % and the pace alert are recorded, covered
+    notifier.clear()
+    later = NOW + timedelta(hours=1)
+    apply_evaluation(engine, budget("30", later), later)
+    deliver(engine, notifier, later)
+    assert notifier.kinds() == [("resolve", "budget_threshold:search:100:2026-11")]
+    assert open_alerts(engine) == ()

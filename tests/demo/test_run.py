@@ -21,3 +21,13 @@ def test_demo_runs_offline_and_prints_the_slack_answers() -> None:
     assert "unattributed" in out
     assert '"total_usd": "' in out  # the JSON contract: amounts as strings
     assert "demo finished" in out
+
+
+def test_the_demo_shows_alerts_firing_once_acknowledged_and_resolving() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, highlight=False)
+    assert run_demo(console=console, now=datetime(2026, 11, 27, 12, 30, tzinfo=UTC)) == 0
+    out = buffer.getvalue()
+    assert "new alert" in out and "the second evaluation sent 0 messages" in out
+    assert "Acknowledged by @" in out
+    assert "thread reply" in out and "Resolved at" in out and "alerts resolved" in out

@@ -94,6 +94,10 @@ def test_routing() -> None:
     assert (credits.channel, credits.private, credits.mention) == ("C0ALERTS", False, "<@U0ADMIN>")
     atlas = route(view(project="atlas"), CONFIG)
     assert (atlas.channel, atlas.private) == ("U0ATLAS", False)  # the owner's DM with the app
+    key_of_private = route(view(rule="key_limit", project="atlas"), CONFIG)
+    assert (key_of_private.channel, key_of_private.private) == ("U0ATLAS", False)
+    key_of_public = route(view(rule="key_limit", project="search"), CONFIG)
+    assert (key_of_public.channel, key_of_public.mention) == ("C0ALERTS", "<@U0OWNER>")
     billing = route(view(project="billing"), CONFIG)
     assert (billing.channel, billing.private, billing.mention) == ("C0ALERTS", True, "<!subteam^S0GROUP>")
 

@@ -249,6 +249,36 @@ def _open_row(session: Session, row: AlertState, finding: Finding, now: datetime
     row.last_error = None
 
 
+def _budget_level(row: AlertState) -> Decimal:
+    return Decimal(row.level) if row.rule == "budget_threshold" else Decimal(0)
+
+
+def _cover_lower_budget_alerts(new_rows: list[AlertState]) -> None:
+    """One message when spend jumps past several budget lines at once.
+
+    Among a project's budget alerts that start firing in the same evaluation (e.g. the first poll
+    of a month already past 100 %), only the highest ``budget_threshold`` level is posted; lower
+    levels, and the pace alert once spend is past the budget, are recorded as *covered*: they are
+    listed and resolve silently, but never post. Without this the first poll after a budget is
+    set could post three messages saying the same thing.
+    """
+    groups: dict[tuple[str | None, str], list[AlertState]] = {}
+    for row in new_rows:
+        if row.rule in ("budget_threshold", "budget_pace"):
+            groups.setdefault((row.project, row.period), []).append(row)
+    for rows in groups.values():
+        levels = [row for row in rows if row.rule == "budget_threshold"]
+        if not levels:
+            continue
+        top = max(levels, key=_budget_level)
+        for row in rows:
+            covered = row.rule == "budget_threshold" and row is not top
+            covered |= row.rule == "budget_pace" and _budget_level(top) >= 100
+            if covered:
+                row.channel = row.ts = NOWHERE
+                row.notified_severity = row.severity
+
+
 def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
     fired: list[AlertKey] = []
     escalated: list[AlertKey] = []
@@ -318,6 +348,8 @@ def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
         fired.append(key)
         _event(session, row, "fired", now)
         touched.append(row)
+
+    _cover_lower_budget_alerts([row for row in touched if _key(row) in set(fired)])
 
     notices: list[Notice] = []
     for row in touched:

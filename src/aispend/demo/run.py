@@ -24,6 +24,7 @@ from rich.panel import Panel
 from aispend.clock import month_start, next_month, utcnow
 from aispend.config import Config, parse_config
 from aispend.console import print_movers, print_poll_summary, print_team_report
+from aispend.demo.alerts import show_alerts
 from aispend.demo.simulated.dataset import ANY, Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.demo.terminal import render_blocks
@@ -170,6 +171,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None, now: datetim
     report = service.project_report("search", now)
     assert report is not None
     out.print(json.dumps(project_json(report), indent=None)[:600] + " …", markup=False, soft_wrap=True)
+    show_alerts(out, engine, config, now, DEMO_ADMIN)
     engine.dispose()
     elapsed = time.monotonic() - started
     if keep:

@@ -3,7 +3,7 @@
 Routing (:func:`route`), also in the README:
 
 * credit, key-cap and health alerts go to ``alert_channel``, mentioning the admins (the key's
-  project owner for a key cap);
+  project owner for a key cap; a private project's key cap follows the project's routing);
 * a project's alerts go to its ``channel``, else ``alert_channel``, mentioning its owner;
 * a ``visibility: owner`` project's figures never go to a shared channel: a user owner gets the
   alert as a direct message from the app (``chat.postMessage`` with the user id as channel); a
@@ -45,7 +45,10 @@ def _mentions(owners: Sequence[str]) -> str:
 
 def route(alert: AlertView, config: Config) -> Route:
     project = config.project(alert.project) if alert.project else None
-    if alert.key.rule in TEAM_RULES or project is None:
+    team_wide = alert.key.rule in TEAM_RULES
+    if alert.key.rule == "key_limit" and project is not None and project.visibility == "owner":
+        team_wide = False  # a private project's key figures follow the project's routing
+    if team_wide or project is None:
         owners = [project.owner] if project is not None and project.owner else list(config.admins)
         return Route(config.alert_channel, _mentions(owners), private=False)
     owner = project.owner
