@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.report
 	$(BIN)/python -m bench.slash
+	$(BIN)/python -m bench.alerts
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
