@@ -284,6 +284,7 @@ def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
     escalated: list[AlertKey] = []
     resolved: list[AlertKey] = []
     firing = {f.key: f for f in evaluation.firing}
+    judged = {f.key for f in evaluation.findings}
     open_rows = list(session.exec(select(AlertState).where(col(AlertState.status).in_(OPEN))).all())
     open_keys = {_key(row) for row in open_rows}
     touched: list[AlertState] = list(open_rows)
@@ -304,7 +305,7 @@ def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
             elif severity_rank(finding.severity) < severity_rank(row.severity):
                 row.severity = finding.severity  # calmer, not resolved: no message
             continue
-        if evaluation.judged(key) is not None or evaluation.is_unknown(key):
+        if key in judged or evaluation.is_unknown(key):
             continue  # inside the hysteresis band, or not judgeable: stays as it is
         row.status = "resolved"
         row.resolved_at = now
