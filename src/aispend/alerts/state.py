@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, or_, text, update
+from sqlalchemy import Engine, or_, text, tuple_, update
 from sqlmodel import Session, col, select
 
 from aispend.alerts.model import (
@@ -279,7 +279,22 @@ def _cover_lower_budget_alerts(new_rows: list[AlertState]) -> None:
                 row.notified_severity = row.severity
 
 
+def _rows_for(session: Session, keys: list[AlertKey]) -> dict[AlertKey, AlertState]:
+    """Stored rows (any state) for ``keys``, a few hundred identities per query."""
+    found: dict[AlertKey, AlertState] = {}
+    for start in range(0, len(keys), 400):
+        chunk = [(k.rule, k.entity, k.level, k.period) for k in keys[start : start + 400]]
+        identity = tuple_(
+            col(AlertState.rule), col(AlertState.entity), col(AlertState.level), col(AlertState.period)
+        )
+        for row in session.exec(select(AlertState).where(identity.in_(chunk))).all():
+            found[_key(row)] = row
+    return found
+
+
 def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
+    """Statements do not grow with history, and only with the alerts that changed: open rows are
+    read in one query, new identities in one per few hundred, and unchanged rows are not written."""
     fired: list[AlertKey] = []
     escalated: list[AlertKey] = []
     resolved: list[AlertKey] = []
@@ -293,8 +308,10 @@ def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
         key = _key(row)
         finding = firing.get(key)
         if finding is not None:
-            row.last_seen_at = now
-            row.finding = _finding_json(finding)
+            latest = _finding_json(finding)
+            if latest != row.finding:
+                row.finding = latest
+                row.last_seen_at = now
             if severity_rank(finding.severity) > severity_rank(row.severity):
                 row.severity = finding.severity
                 if row.status != "firing":  # critical news re-opens an acknowledged/snoozed alert
@@ -313,18 +330,13 @@ def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
         resolved.append(key)
         _event(session, row, "resolved", now)
 
-    for key, finding in sorted(firing.items()):
-        if key in open_keys:
-            continue
-        found = session.exec(
-            select(AlertState).where(
-                AlertState.rule == key.rule,
-                AlertState.entity == key.entity,
-                AlertState.level == key.level,
-                AlertState.period == key.period,
-            )
-        ).first()
-        if found is None:
+    new_keys = sorted(key for key in firing if key not in open_keys)
+    stored = _rows_for(session, new_keys) if new_keys else {}
+    new_rows: list[AlertState] = []
+    for key in new_keys:
+        finding = firing[key]
+        row_or_none = stored.get(key)
+        if row_or_none is None:
             row = AlertState(
                 rule=key.rule,
                 entity=key.entity,
@@ -342,24 +354,26 @@ def _apply(session: Session, evaluation: Evaluation, now: datetime) -> Applied:
             # the unique constraint still refuse it, the whole evaluation rolls back and retries.
             session.add(row)
         else:
-            row = found
+            row = row_or_none
             row.episode += 1
             _open_row(session, row, finding, now)
-        session.flush()
         fired.append(key)
-        _event(session, row, "fired", now)
-        touched.append(row)
+        new_rows.append(row)
+    if new_rows:
+        session.flush()  # ids for the events, in one batch
+        for row in new_rows:
+            _event(session, row, "fired", now)
+    touched.extend(new_rows)
+    _cover_lower_budget_alerts(new_rows)
 
-    _cover_lower_budget_alerts([row for row in touched if _key(row) in set(fired)])
-
-    notices: list[Notice] = []
     for row in touched:
         kind = due(row, now)
-        row.pending = kind
-        row.updated_at = now
-        if kind is not None:
-            session.flush()
-            notices.append(Notice(kind, view(row)))
+        if row.pending != kind:
+            row.pending = kind
+        if session.is_modified(row):
+            row.updated_at = now
+    session.flush()
+    notices = [Notice(row.pending, view(row)) for row in touched if row.pending is not None]  # type: ignore[arg-type]
     return Applied(tuple(fired), tuple(escalated), tuple(resolved), tuple(notices))
 
 
