@@ -140,6 +140,9 @@ def test_poll_alert_acknowledge_update(
         refusal = fake_slack.wait_for("/api/chat.postEphemeral")[0]
         assert refusal.data["user"] == STRANGER and "nothing was changed" in str(refusal.data["text"])
         assert fake_slack.calls("/api/chat.update") == []
+        assert runtime.engine is not None
+        pressed = next(a for a in open_alerts(runtime.engine) if str(a.id) == alert_id)
+        assert (pressed.status, pressed.acknowledged_by) == ("firing", None)  # nothing changed
         assert press(http, "aispend_alert_ack", alert_id, OWNER, fake_slack).status_code == 200
         update = fake_slack.wait_for("/api/chat.update")[0]
         listed = http.post("/slack/events", **signed_form(command("alerts", OWNER, fake_slack)))
