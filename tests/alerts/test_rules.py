@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from aispend.alerts.rules import AlertKey, Evaluation, Finding
+from aispend.alerts.rules import AlertInputs, AlertKey, Evaluation, Finding
 from tests.alerts.factories import NOW, D, caps, config, flat, health, inputs, run_rules
 
 YESTERDAY = NOW.date() - timedelta(days=1)
@@ -286,3 +286,27 @@ def test_rules_module_imports_no_slack_sql_or_http() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_unknown_provider_figures_may_fire_budget_alerts_but_never_clear_them() -> None:
+    from dataclasses import replace as swap
+
+    from aispend.spend.model import DataStatus, ProviderData
+
+    cfg = config()
+    no_permission: DataStatus = {
+        "openai": ProviderData("no_permission", error="403"),
+        "openrouter": ProviderData("ok"),
+    }
+
+    def partial(per_day: str) -> AlertInputs:
+        made = inputs(cfg, daily={"search": flat(20, per_day, end=NOW.date())})
+        projects = tuple(swap(p, data=no_permission) for p in made.month.projects)
+        return swap(made, month=swap(made.month, projects=projects))
+
+    low = run_rules(partial("30"), cfg)  # would be clear with every provider known
+    for rule in ("budget_threshold", "budget_pace", "spend_spike"):
+        assert low.is_unknown(AlertKey(rule, "search", "80", "2026-11"))
+    high = run_rules(partial("41"), cfg)
+    found = one(high, "budget_pace")
+    assert found.firing and found.context is not None and "openai figures unknown" in found.context

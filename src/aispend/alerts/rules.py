@@ -12,6 +12,9 @@ spikes, so they re-arm when the month rolls over; credit, key-cap and health ale
 period and re-arm once they resolve. Severity is not part of the identity: warning → critical is
 an escalation of the same alert.
 
+A project with a provider's figures unknown (``ProjectReport.missing``) has a spend that is a lower
+bound: its budget and spike alerts may fire, never clear, until the figures are known again.
+
 Hysteresis (README "Alerts"): an open alert resolves only when the figure is back past the line
 by a margin — balance ≥ 110 % of ``low_credit_usd``, runway ≥ 110 % of ``low_runway_days``,
 spend < 95 % of a budget level, pace forecast < 95 % of the budget, a key cap with ≥ 11 % left,
@@ -312,15 +315,35 @@ def credit_runway(inputs: AlertInputs, settings: AlertSettings) -> Evaluation:
     return Evaluation((finding,), unknown if runway.stale and not firing else frozenset())
 
 
+def _partial(report: ProjectReport, rules: Iterable[str]) -> set[tuple[str, str]]:
+    """A provider's figures are unknown (no permission, errors, stale): the project's spend is a
+    lower bound, which may fire an alert but never clear one."""
+    return {(rule, report.project) for rule in rules} if report.missing else set()
+
+
+def _missing_note(report: ProjectReport) -> str | None:
+    if not report.missing:
+        return None
+    return f"{' and '.join(report.missing)} figures unknown (not counted)"
+
+
+def _with_note(context: str | None, note: str | None) -> str | None:
+    if note is None:
+        return context
+    return f"{context}; {note}" if context else note
+
+
 def budget_threshold(inputs: AlertInputs, projects: Sequence[TeamProject]) -> Evaluation:
     """Each ``alert_at_percent`` level of a project's budget, once per level per UTC month."""
     findings: list[Finding] = []
+    unknown: set[tuple[str, str]] = set()
     by_name = {p.name: p for p in projects}
     for report in inputs.month.projects:
         project = by_name.get(report.project)
         budget = report.pace.budget
         if project is None or budget is None:
             continue
+        unknown |= _partial(report, ["budget_threshold"])
         spent = report.total
         for level in project.alert_at_percent:
             line = budget * level / _HUNDRED
@@ -339,10 +362,10 @@ def budget_threshold(inputs: AlertInputs, projects: Sequence[TeamProject]) -> Ev
                     unit="usd",
                     why=_project_why(report),
                     project=report.project,
-                    context=_pace_context(report),
+                    context=_with_note(_pace_context(report), _missing_note(report)),
                 )
             )
-    return Evaluation(tuple(findings))
+    return Evaluation(tuple(findings), frozenset(unknown))
 
 
 def budget_pace(inputs: AlertInputs) -> Evaluation:
@@ -355,6 +378,7 @@ def budget_pace(inputs: AlertInputs) -> Evaluation:
         if pace.budget is None or pace.status == "no_budget":
             continue
         key = AlertKey("budget_pace", report.project, "", _period(report.month))
+        unknown |= _partial(report, [key.rule])
         if pace.status == "insufficient_history":
             unknown.add((key.rule, key.entity))
             continue
@@ -379,7 +403,7 @@ def budget_pace(inputs: AlertInputs) -> Evaluation:
                 unit="usd",
                 why=_project_why(report),
                 project=report.project,
-                context=_pace_context(report),
+                context=_with_note(_pace_context(report), _missing_note(report)),
             )
         )
     return Evaluation(tuple(findings), frozenset(unknown))
@@ -428,9 +452,11 @@ def spend_spike(inputs: AlertInputs, settings: AlertSettings) -> Evaluation:
     """A project's last complete UTC day above ``spike_factor`` × its trailing 7-day median and
     above ``spike_min_usd``; critical above twice that line. One alert per project per month."""
     findings: list[Finding] = []
+    unknown: set[tuple[str, str]] = set()
     day = ensure_utc(inputs.now).date() - _DAY
     baseline_days = [day - _DAY * n for n in range(1, _SPIKE_BASELINE_DAYS + 1)]
     for report in inputs.month.projects:
+        unknown |= _partial(report, ["spend_spike"])
         daily = inputs.recent_daily.get(report.project)
         if daily is None:
             continue
@@ -453,11 +479,14 @@ def spend_spike(inputs: AlertInputs, settings: AlertSettings) -> Evaluation:
                 unit="usd",
                 why=_project_why(report),
                 project=report.project,
-                context=f"7-day median {fmt_usd(median)}; alert line {fmt_usd(line)} "
-                f"({_level(settings.spike_factor)}× median, at least {fmt_usd(settings.spike_min_usd)})",
+                context=_with_note(
+                    f"7-day median {fmt_usd(median)}; alert line {fmt_usd(line)} "
+                    f"({_level(settings.spike_factor)}× median, at least {fmt_usd(settings.spike_min_usd)})",
+                    _missing_note(report),
+                ),
             )
         )
-    return Evaluation(tuple(findings))
+    return Evaluation(tuple(findings), frozenset(unknown))
 
 
 def _times(figure: Decimal, median: Decimal) -> str:
