@@ -131,6 +131,7 @@ def test_poll_alert_acknowledge_update(
     assert budget, [blocks_text(r)[:200] for r in fake_slack.calls("/api/chat.postMessage")]
     assert all("<@U0OWNER>" in blocks_text(r) for r in budget)
     alert_id = alert_id_of(budget[0])
+    assert runtime.metrics.value("aispend_alerts_sent_total", rule="budget_threshold") == len(budget)
     runtime.poll()  # a second evaluation posts nothing new
     assert len(
         [r for r in fake_slack.calls("/api/chat.postMessage") if r.data.get("channel") == "C0SEARCH"]
