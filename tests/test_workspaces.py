@@ -7,6 +7,7 @@ The simulated account has two workspaces (``Default Workspace`` and ``Research``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,8 @@ from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.ingest import Poller
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.service import SpendService
+from aispend.slack.app import answer
+from aispend.slack.commands import parse_command
 from aispend.spend.model import SpendLine
 from aispend.spend.runway import burn_7d
 from aispend.store import reads
@@ -130,3 +133,26 @@ def test_the_runway_burns_at_the_account_rate_on_day_one(
     assert runway.burn_24h is None and runway.basis == "7d"
     assert runway.burn_7d == account != default_only
     assert runway.burn_per_day == account
+
+
+def test_byok_shows_in_routes_and_credits_and_stays_out_of_the_runway(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    poll_openrouter(engine, providers)
+    service = SpendService(engine, config(), providers=("openrouter",))
+    today = NOW.date()
+    week = [r for r in dataset.openrouter_activity if today - timedelta(days=7) <= r.day < today]
+    byok = sum((r.byok_usage for r in week), Decimal(0))
+    assert byok > 0
+    runway = service.runway(NOW)
+    assert runway.byok_7d == byok / 7
+    assert runway.burn_7d == sum((r.usage for r in week), Decimal(0)) / 7  # credits only
+    credits = json.dumps(answer(service, parse_command("credits"), "U1", NOW).message.blocks)
+    assert "*BYOK*" in credits and "not in the burn or the runway" in credits
+    routes = service.routes(NOW)
+    byok_routes = [r for r in routes.routes if r.byok_usd > 0]
+    assert byok_routes and sum((r.byok_usd for r in routes.routes), Decimal(0)) == sum(
+        (r.byok_usage for r in dataset.openrouter_activity if routes.start <= r.day <= routes.end), Decimal(0)
+    )
+    text = json.dumps(answer(service, parse_command("routes"), "U1", NOW).message.blocks)
+    assert "BYOK `" in text and "not drawn from OpenRouter credits" in text

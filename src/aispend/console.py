@@ -216,6 +216,11 @@ def print_runway(runway: Runway, console: Console) -> None:
         console.print(f"runway: {runway.days_left} days, runs out around {runway.runs_out_on}")
     if runway.stale:
         console.print(f"[yellow]the newest snapshot is from {runway.snapshot_at}: figures may be stale[/]")
+    if runway.byok_7d:
+        console.print(
+            f"BYOK: {fmt_usd(runway.byok_7d)}/day on your own provider keys (7-day average), "
+            "billed by those providers: not in the burn or the runway"
+        )
     for cap in runway.low_keys:
         console.print(
             f"key {shown(cap.name or cap.key_hash[:12])}: {fmt_usd(cap.limit_remaining)} left of its "

@@ -334,6 +334,9 @@ class SpendService:
             keys = reads.openrouter_keys(session)
             rows = reads.day_rows(session, start, end, openrouter_only)
             fills = self._provisional_openrouter_lines(session, start, end, now, reads.ALL)
+            byok = sum(
+                (r.byok_usage for r in reads.route_totals(session, today - 7 * _DAY, today)), Decimal(0)
+            )
         lines = [
             SpendLine(provider="openrouter", day=day, amount=from_nanos(nanos), key_ref=key)
             for provider, day, _project, key, nanos in rows
@@ -352,7 +355,8 @@ class SpendService:
             low_runway_days=self._config.openrouter.low_runway_days,
             stale_after=self._stale_after,
         )
-        return replace(runway, data=credits)
+        byok_7d = byok / 7 if runway.burn_7d is not None or byok else None
+        return replace(runway, data=credits, byok_7d=byok_7d)
 
     def mix(self, now: datetime, project: str | None = None) -> MixReport:
         now = ensure_utc(now)

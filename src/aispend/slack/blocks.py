@@ -398,6 +398,8 @@ def runway_lines(runway: Runway, tz: ZoneInfo) -> list[str]:
         lines.append(msg.RUNWAY_NONE)
     if runway.stale:
         lines.append(msg.credits_stale(fmt_moment(runway.snapshot_at, tz)))
+    if runway.byok_7d:
+        lines.append(msg.byok_line(fmt_usd(runway.byok_7d)))
     return lines
 
 
@@ -509,6 +511,9 @@ def routes_message(routes: RoutesReport) -> Message:
         blocks.append(section(msg.NO_ROUTES))
         return message(msg.ROUTES_FALLBACK, blocks)
     blocks.append(context(msg.ROUTES_LEGEND))
+    byok_total = sum((r.byok_usd for r in routes.routes), Decimal(0))
+    if byok_total > 0:
+        blocks.append(context(msg.byok_routes_total(fmt_usd(byok_total))))
     by_model: dict[str, list[RouteCost]] = {}
     for route in routes.routes:
         by_model.setdefault(route.model, []).append(route)
@@ -524,9 +529,10 @@ def routes_message(routes: RoutesReport) -> Message:
     for model, model_routes in ordered:
         lines = [f"*{escape(model)}*"]
         for route in sorted(model_routes, key=lambda r: -r.usd):
+            byok = msg.byok_route(fmt_usd(route.byok_usd)) if route.byok_usd > 0 else ""
             lines.append(
                 f"`{usd_col[id(route)]}` `{per_m_col[id(route)]}`  {escape(route.provider_name)} "
-                f"({fmt_percent(route.share_of_model)})"
+                f"({fmt_percent(route.share_of_model)}){byok}"
             )
         blocks.extend(line_sections(lines))
     return message(msg.ROUTES_FALLBACK, blocks)

@@ -291,6 +291,24 @@ def runway(days: str, date: str | None) -> str:
     return f"*Runway*  `{days} days`" + (f", runs out around {date}" if date else "")
 
 
+def byok_line(per_day: str) -> str:
+    return (
+        f"*BYOK*  `{per_day}/day` on your own provider keys (7-day average): billed by those "
+        "providers, not drawn from credits, so not in the burn or the runway"
+    )
+
+
+def byok_route(amount: str) -> str:
+    return f" · BYOK `{amount}`"
+
+
+def byok_routes_total(amount: str) -> str:
+    return (
+        f"BYOK (your own provider keys): {amount} this week, billed by those providers and not "
+        "drawn from OpenRouter credits; it is not in the $ column."
+    )
+
+
 RUNWAY_NONE = "*Runway*  no burn measured yet"
 
 

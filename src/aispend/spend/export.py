@@ -205,6 +205,7 @@ def runway_json(runway: Runway) -> dict[str, Any]:
         "stale": runway.stale,
         "status": runway.status,
         "credits_status": "ok" if runway.data is None else runway.data.state,
+        "byok_per_day_usd": _opt(runway.byok_7d, 2),
         "low_keys": [
             {
                 "key_hash": k.key_hash,

@@ -343,6 +343,9 @@ class Runway:
     status: RunwayStatus
     low_keys: tuple[KeyCap, ...]
     data: ProviderData | None = None  # the ``/credits`` endpoint's state; None: not known
+    # BYOK (bring-your-own-key) spend over the same 7 complete UTC days as ``burn_7d``: billed by
+    # the user's own provider accounts, not drawn from credits, so left out of the burn.
+    byok_7d: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
