@@ -29,7 +29,12 @@ from aispend.console import (
     print_team_report,
     shown,
 )
-from aispend.ingest import clients_from_settings, configured_providers, poller_from_settings
+from aispend.ingest import (
+    clients_from_settings,
+    configured_providers,
+    list_openrouter_keys,
+    poller_from_settings,
+)
 from aispend.logs import configure_logging
 from aispend.providers.errors import PermissionDenied, ProviderError
 from aispend.providers.openai import OpenAIClient
@@ -136,7 +141,7 @@ def _provider_directory(
             out.print(f"OpenAI names (projects, API keys): [red]not read[/] ({shown(str(exc))})")
     if openrouter is not None:
         try:
-            hashes = {k.hash: k.name for k in openrouter.keys() if k.name}
+            hashes = {k.hash: k.name for k in list_openrouter_keys(openrouter)[1] if k.name}
             out.print("OpenRouter key names: ok")
         except ProviderError as exc:
             failures += 1

@@ -348,7 +348,7 @@ class Poller:
             "openrouter",
             "keys",
             now,
-            lambda: self._openrouter_keys(client),
+            lambda: list_openrouter_keys(client),
             lambda session, data: (
                 writes.upsert_openrouter_workspaces(session, data[0], now)
                 + writes.record_openrouter_keys(session, data[1], now)
@@ -377,30 +377,6 @@ class Poller:
                 now,
                 *self._activity_steps(client, key_hash, start, today, now),
             )
-
-    @staticmethod
-    def _openrouter_keys(client: OpenRouterClient) -> tuple[list[OpenRouterWorkspace], list[OpenRouterKey]]:
-        """Every key of every workspace (``/keys`` lists one workspace at a time).
-
-        An account whose API does not list workspaces (404) or refuses it while ``/keys`` works
-        is read as the single default workspace, as before workspaces existed.
-        """
-        try:
-            workspaces = client.workspaces()
-        except ProviderError as exc:
-            if not (isinstance(exc, PermissionDenied) or exc.status == 404):
-                raise
-            log.info(
-                "OpenRouter /workspaces unavailable (%s); listing the default workspace only", exc.status
-            )
-            return [], client.keys()
-        if not workspaces:
-            return [], client.keys()
-        keys: dict[str, OpenRouterKey] = {}
-        for workspace in workspaces:
-            for key in client.keys(workspace_id=workspace.id):
-                keys.setdefault(key.hash, key)
-        return workspaces, list(keys.values())
 
     @staticmethod
     def _activity_steps(
@@ -442,6 +418,29 @@ def limits_from_settings(settings: Settings, *, poll_seconds_cap: float | None =
         poll_rows=settings.poll_rows,
         poll_bytes=settings.poll_bytes,
     )
+
+
+def list_openrouter_keys(client: OpenRouterClient) -> tuple[list[OpenRouterWorkspace], list[OpenRouterKey]]:
+    """Every key of every workspace (``/keys`` lists one workspace at a time); the poller and
+    ``aispend check --keys`` list keys the same way.
+
+    An account whose API does not list workspaces (404) or refuses it while ``/keys`` works
+    is read as the single default workspace, as before workspaces existed.
+    """
+    try:
+        workspaces = client.workspaces()
+    except ProviderError as exc:
+        if not (isinstance(exc, PermissionDenied) or exc.status == 404):
+            raise
+        log.info("OpenRouter /workspaces unavailable (%s); listing the default workspace only", exc.status)
+        return [], client.keys()
+    if not workspaces:
+        return [], client.keys()
+    keys: dict[str, OpenRouterKey] = {}
+    for workspace in workspaces:
+        for key in client.keys(workspace_id=workspace.id):
+            keys.setdefault(key.hash, key)
+    return workspaces, list(keys.values())
 
 
 def clients_from_settings(

@@ -131,3 +131,18 @@ def test_the_scheduled_poll_logs_each_double_claim_once(
         "double claim in the config (see `aispend check`): " + line.strip()
         for line in _expected(project_id, key_hash)
     ]
+
+
+def test_check_keys_resolves_names_of_keys_in_every_workspace(
+    env: Path, dataset: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hidden = next(k for k in dataset.openrouter_keys if k.name == "staging-byok")
+    assert hidden not in dataset.workspace_keys()  # a plain /keys listing does not show it
+    env.write_text(
+        "projects:\n  - name: staging\n    openrouter_keys: [staging-byok]\n"
+        f"  - name: research\n    openrouter_keys: [{hidden.hash}]\n",
+        encoding="utf-8",
+    )
+    assert main(["check", "--keys"]) == 2
+    (problem,) = capsys.readouterr().err.splitlines()[1:]
+    assert problem.startswith(f"  projects[1].openrouter_keys[0]: '{hidden.hash}' is the same OpenRouter key")
