@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,8 +20,11 @@ from aispend.config import parse_config
 from aispend.demo.simulated.dataset import Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
 from aispend.ingest import PollSummary
+from aispend.records import OpenRouterCredits
 from aispend.serve import Runtime, ServeError, build_runtime
 from aispend.settings import Settings
+from aispend.store import reads, writes
+from aispend.store.engine import session_scope
 from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
 
@@ -60,10 +65,29 @@ def test_runtime_polls_and_answers_from_the_store(
         assert runtime.scheduler.get_job("poll") is not None
         with serve_in_thread(runtime.web) as url, httpx.Client(base_url=url) as client:
             assert client.get("/readyz").json()["last_poll_at"] is None
+            ancient = plant_an_ancient_snapshot(runtime)
             summary = runtime.poll()
             assert summary is not None and summary.ok
+            check_pruned(runtime, ancient)
             check_answers(client, fake_slack)
             check_metrics(runtime, summary)
+
+
+def plant_an_ancient_snapshot(runtime: Runtime) -> datetime:
+    """A credit snapshot older than the retention (README "Retention"), for the poll job to prune."""
+    assert runtime.engine is not None and runtime.config is not None
+    engine = runtime.engine
+    taken_at = utcnow() - timedelta(days=runtime.config.retention_days + 1)
+    with session_scope(engine) as session:
+        writes.record_openrouter_credits(session, OpenRouterCredits(Decimal(10), Decimal(1)), taken_at)
+    return taken_at
+
+
+def check_pruned(runtime: Runtime, ancient: datetime) -> None:
+    assert runtime.engine is not None
+    with session_scope(runtime.engine) as session:
+        kept = [s.taken_at for s in reads.credit_snapshots(session, ancient - timedelta(days=1))]
+    assert kept and min(kept) > ancient  # the poll job pruned it and kept the poll's own snapshot
 
 
 def check_metrics(runtime: Runtime, summary: PollSummary) -> None:

@@ -176,6 +176,10 @@ class Config(_Strict):
     alert_channel: str | None = None
     poll_interval_minutes: int = Field(default=15, ge=1, le=1440)
     backfill_days: int = Field(default=60, ge=1, le=365)
+    # Snapshots and poll runs older than this are pruned by the poll job (README "Retention");
+    # daily spend rows are kept forever. A week at least: the credit runway reads 48 hours of
+    # snapshots, and the health view wants the recent history of every endpoint.
+    retention_days: int = Field(default=90, ge=7, le=3650)
     digest: DigestConfig | None = None
     openrouter: OpenRouterConfig = OpenRouterConfig()
     alerts: AlertsConfig = AlertsConfig()

@@ -41,6 +41,7 @@ from aispend.slack.client import make_web_client
 from aispend.slack.home import HomeAudience, republish_homes
 from aispend.slack.web import create_web_app, http_server
 from aispend.spend.model import Runway, TeamReport
+from aispend.store import retention
 from aispend.store.engine import REQUEST, make_engine, open_store, schema_is_current
 from aispend.store.guard import CallGuard, GuardedReader
 from aispend.store.replay import StoreLedger
@@ -138,6 +139,7 @@ class Runtime:
         summary = self.poller.poll()
         record_poll(self.metrics, summary, utcnow())
         log_poll(summary, utcnow())
+        self._prune()
         try:
             now = utcnow()
             record_spend(
@@ -151,6 +153,15 @@ class Runtime:
         self.evaluate_alerts()
         republish_homes(self.app.client, self.service, self.audience.users(), self.clock(), self.open_alerts)
         return summary
+
+    def _prune(self) -> None:
+        """Delete snapshots and poll runs past the retention period (never the daily spend)."""
+        if self.engine is None or self.config is None:
+            return
+        try:
+            retention.prune(self.engine, self.clock(), timedelta(days=self.config.retention_days))
+        except SQLAlchemyError:  # pruning must never fail the poll job; the next poll tries again
+            log.exception("pruning old snapshots and poll runs failed")
 
     def _report_double_claims(self) -> None:
         """Log each double claim the newest names reveal, once (not again on every poll)."""

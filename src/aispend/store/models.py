@@ -130,7 +130,11 @@ class OpenRouterKeySnapshot(SQLModel, table=True):
     """History of ``/keys`` readings: one row per key per poll."""
 
     __tablename__ = "openrouter_key_snapshot"
-    __table_args__ = (UniqueConstraint("key_hash", "taken_at", name="uq_openrouter_key_snapshot"),)
+    __table_args__ = (
+        UniqueConstraint("key_hash", "taken_at", name="uq_openrouter_key_snapshot"),
+        # Time first: each poll replaces its own instant and retention deletes by age.
+        Index("ix_openrouter_key_snapshot_taken_at", "taken_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     taken_at: datetime = Field(sa_column=_utc())
@@ -187,7 +191,10 @@ class PollRun(SQLModel, table=True):
     """One endpoint of one poll: what was asked, how it ended, what it wrote."""
 
     __tablename__ = "poll_run"
-    __table_args__ = (Index("ix_poll_run_endpoint_started", "provider", "endpoint", "started_at"),)
+    __table_args__ = (
+        Index("ix_poll_run_endpoint_started", "provider", "endpoint", "started_at"),
+        Index("ix_poll_run_started_at", "started_at"),  # retention deletes by age
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(sa_type=String(20), nullable=False)

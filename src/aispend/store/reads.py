@@ -535,5 +535,6 @@ def generation(session: Session) -> int:
 
 def last_poll_at(session: Session) -> datetime | None:
     table = table_of(PollRun).c
-    row = session.execute(select(table.started_at).order_by(table.id.desc()).limit(1)).first()
+    newest = select(func.max(table.id)).scalar_subquery()  # a primary-key lookup on both databases
+    row = session.execute(select(table.started_at).where(table.id == newest)).first()
     return None if row is None else ensure_utc(row[0])
