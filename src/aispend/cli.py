@@ -44,6 +44,7 @@ from aispend.settings import Settings, secret
 from aispend.spend.export import movers_json, project_json, runway_json, team_json
 from aispend.spend.model import Directory
 from aispend.store.engine import StoreConfigError, StoreError, open_store
+from aispend.store.locks import PollBusy
 
 log = logging.getLogger("aispend")
 
@@ -167,7 +168,11 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
             "no provider keys set: set OPENAI_ADMIN_KEY and/or OPENROUTER_MANAGEMENT_KEY"
         )
         return EXIT_USAGE
-    summary = poller.poll(backfill_days=args.backfill_days)
+    try:
+        summary = poller.poll(backfill_days=args.backfill_days, wait=args.wait)
+    except PollBusy as exc:
+        _console(stderr=True).print(f"aispend: {exc}", markup=False)
+        return EXIT_RUNTIME
     print_poll_summary(summary, _console())
     err = _console(stderr=True)
     for claim in SpendService(engine, config).double_claims():  # names may be new with this poll
@@ -329,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument(
         "--backfill-days", type=int, metavar="N", help="re-fetch the last N days of OpenAI data"
     )
+    poll.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another poll is running on this database, wait up to SECONDS for it (default: refuse)",
+    )
     poll.set_defaults(func=cmd_poll)
 
     serve = sub.add_parser(
@@ -388,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level=level)
     if getattr(args, "backfill_days", None) is not None and not 1 <= args.backfill_days <= 365:
         parser.error("--backfill-days must be between 1 and 365")
+    if getattr(args, "wait", None) is not None and not 0 <= args.wait <= 86_400:
+        parser.error("--wait must be between 0 and 86400 seconds")
     err = _console(stderr=True)
     try:
         settings = Settings()

@@ -50,6 +50,7 @@ from aispend.records import (
 from aispend.settings import Settings, secret
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
+from aispend.store.locks import PollLock
 from aispend.store.models import PollRun
 from aispend.store.writes import WriteCount
 
@@ -126,12 +127,19 @@ class Poller:
 
     # ------------------------------------------------------------------------------ driver
 
-    def poll(self, backfill_days: int | None = None) -> PollSummary:
+    def poll(self, backfill_days: int | None = None, *, wait: float = 0.0) -> PollSummary:
         """Poll every provider once, within one :class:`PollBudget` (README "Limits").
 
         A poll whose budget runs out stops asking the providers, records every endpoint it did
         not fetch as an error, and returns: it never runs on into the next scheduled poll.
+        Only one poll runs per database at a time, whichever process starts it: another one
+        running raises :class:`~aispend.store.locks.PollBusy` (after waiting up to ``wait``
+        seconds for it to end).
         """
+        with PollLock(self._engine).hold(wait):
+            return self._poll(backfill_days)
+
+    def _poll(self, backfill_days: int | None) -> PollSummary:
         now = ensure_utc(self._clock())
         summary = PollSummary(started_at=now)
         budget = PollBudget(self.limits)

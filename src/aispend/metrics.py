@@ -49,6 +49,10 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("kind",),
     ),
     "aispend_polls_abandoned_total": ("Polls abandoned because they overran their time budget.", ()),
+    "aispend_polls_skipped_total": (
+        "Scheduled polls skipped because another process was polling the same database.",
+        (),
+    ),
     "aispend_slack_api_errors_total": ("Slack Web API calls that failed, by API method.", ("method",)),
     "aispend_polls_total": (
         "Provider endpoint polls, by provider, endpoint and outcome (ok, no_permission, error).",

@@ -44,6 +44,7 @@ from aispend.spend.model import Runway, TeamReport
 from aispend.store import retention
 from aispend.store.engine import REQUEST, make_engine, open_store, schema_is_current
 from aispend.store.guard import CallGuard, GuardedReader
+from aispend.store.locks import PollBusy
 from aispend.store.replay import StoreLedger
 
 if TYPE_CHECKING:
@@ -136,7 +137,12 @@ class Runtime:
         refresh every Home tab that was opened."""
         if self.poller is None:
             return None
-        summary = self.poller.poll()
+        try:
+            summary = self.poller.poll()
+        except PollBusy as exc:  # an `aispend poll` beside serve: it does this poll's work
+            log.warning("scheduled poll skipped: %s", exc)
+            self.metrics.inc("aispend_polls_skipped_total")
+            return None
         record_poll(self.metrics, summary, utcnow())
         log_poll(summary, utcnow())
         self._prune()

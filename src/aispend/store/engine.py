@@ -20,6 +20,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from aispend.store.locks import migrating
+
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -142,7 +144,8 @@ def migrate(engine: Engine) -> None:
             f"cannot reach the database {where}: {_first_line(exc)}; {check}, or set DATABASE_URL"
         ) from exc
     try:
-        with connection, connection.begin():
+        # One process at a time (two starting on a fresh database raced through the revisions).
+        with connection, migrating(connection):
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except Exception as exc:
