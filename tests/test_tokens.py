@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from aispend.config import Config, parse_config
 from aispend.demo.simulated.dataset import Dataset
@@ -24,6 +24,9 @@ from aispend.service import SpendService
 from aispend.slack.app import answer
 from aispend.slack.commands import parse_command
 from aispend.spend.export import project_json
+from aispend.spend.mix import weeks
+from aispend.store.engine import session_scope
+from aispend.store.models import OpenAIUsageDaily
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MONTH = date(2026, 11, 1)
@@ -115,3 +118,30 @@ def test_tokens_show_in_json_slack_project_and_models(service: SpendService) -> 
     assert "This month per model" in models and "cached" in models and "reasoning" in models
     team = json.dumps(answer(service, parse_command("models"), ADMIN, NOW).message.blocks)
     assert "This month per model" in team
+
+
+def test_openai_usage_is_stored_by_batch_and_tier_and_the_mix_shows_the_batch_share(
+    engine: Engine, service: SpendService, dataset: Dataset
+) -> None:
+    with session_scope(engine) as session:
+        stored = {(r.batch, r.service_tier) for r in session.execute(select(OpenAIUsageDaily)).scalars()}
+    assert ("true", "default") in stored and ("false", "default") in stored
+    assert ("", "") in stored  # embeddings have no such grouping
+    config = parse_config(
+        {"admins": [ADMIN], "projects": [{"name": "pipeline", "openai_projects": ["data-pipeline"]}]}
+    )
+    pipeline = next(p.id for p in dataset.openai_projects if p.name == "data-pipeline")
+    wk = weeks(NOW)
+    rows = [
+        u
+        for u in dataset.openai_usage
+        if u.endpoint == "completions" and u.project_id == pipeline and wk.this_start <= u.day <= wk.this_end
+    ]
+    batch = sum(u.input_tokens + u.output_tokens for u in rows if u.batch)
+    every = sum(u.input_tokens + u.output_tokens for u in rows)
+    mix = SpendService(engine, config).mix(NOW, "pipeline")
+    assert batch > 0 and mix.batch_share == (Decimal(batch) * 100 / every).quantize(Decimal("0.1"))
+    text = json.dumps(
+        answer(SpendService(engine, config), parse_command("models pipeline"), ADMIN, NOW).message.blocks
+    )
+    assert f"OpenAI batch share: {mix.batch_share}%" in text

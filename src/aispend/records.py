@@ -50,6 +50,8 @@ class OpenAIUsage:
     cached_tokens: int
     output_tokens: int
     requests: int
+    batch: bool | None = None  # completions only: the Batch API (None: not grouped by it)
+    service_tier: str | None = None  # completions only: e.g. default, flex, scale, priority
 
 
 @dataclass(frozen=True, slots=True)

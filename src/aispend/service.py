@@ -366,8 +366,13 @@ class SpendService:
             status = self._status(session, generation, now, now.date())
             scope = self._scope_for(matcher, config.name) if config is not None else reads.ALL
             lines = self._recent_lines(session, now, status, scope)
+            wk = weeks(now)
+            batch, grouped = reads.batch_tokens(session, wk.this_start, wk.this_end + _DAY, scope)
         name = config.name if config is not None else project
-        return model_mix(lines, now, project=name, matcher=matcher, data=status)
+        mix = model_mix(lines, now, project=name, matcher=matcher, data=status)
+        if "openai" not in usable_providers(status) or grouped <= 0:
+            return mix
+        return replace(mix, batch_share=(Decimal(batch) * 100 / grouped).quantize(Decimal("0.1")))
 
     def routes(self, now: datetime) -> RoutesReport:
         now = ensure_utc(now)

@@ -262,7 +262,8 @@ def test_completions_usage_maps_tokens_and_pages() -> None:
         "project_id": "proj_abc",
         "api_key_id": "key_x",
         "model": "gpt-4o-2024-08-06",
-        "batch": None,
+        "batch": True,
+        "service_tier": "flex",
     }
     ungrouped = {"input_tokens": 5, "output_tokens": 1, "num_model_requests": 1, "input_cached_tokens": None}
     pages = {None: page([bucket(NOV1, [row])], "n2"), "n2": page([bucket(NOV1 + DAY, [ungrouped])])}
@@ -275,14 +276,48 @@ def test_completions_usage_maps_tokens_and_pages() -> None:
         rows = oa.usage("completions", date(2024, 11, 1), date(2024, 11, 3))
     assert rows == [
         OpenAIUsage(
-            date(2024, 11, 1), "completions", "proj_abc", "key_x", "gpt-4o-2024-08-06", 59200, 5760, 10646, 10
+            date(2024, 11, 1),
+            "completions",
+            "proj_abc",
+            "key_x",
+            "gpt-4o-2024-08-06",
+            59200,
+            5760,
+            10646,
+            10,
+            batch=True,
+            service_tier="flex",
         ),
         OpenAIUsage(date(2024, 11, 2), "completions", None, None, None, 5, 0, 1, 1),
     ]
     assert requests[0].url.path == "/v1/organization/usage/completions"
-    assert requests[0].url.params.get_list("group_by") == ["project_id", "api_key_id", "model"]
+    assert requests[0].url.params.get_list("group_by") == [
+        "project_id",
+        "api_key_id",
+        "model",
+        "batch",
+        "service_tier",
+    ]
     assert requests[0].url.params["limit"] == "31"
     assert params_without_page(requests[0]) == params_without_page(requests[1])
+
+
+def test_completions_grouping_by_batch_and_tier_refused_falls_back() -> None:
+    requests: list[httpx.Request] = []
+    row = {"input_tokens": 7, "output_tokens": 2, "num_model_requests": 1, "model": "m"}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if "batch" in request.url.params.get_list("group_by"):
+            return httpx.Response(
+                400, json={"error": {"message": "Invalid group_by", "type": "invalid_request_error"}}
+            )
+        return httpx.Response(200, json=page([bucket(NOV1, [row])]))
+
+    with client(handle) as oa:
+        rows = oa.usage("completions", date(2024, 11, 1), date(2024, 11, 2))
+    assert rows == [OpenAIUsage(date(2024, 11, 1), "completions", None, None, "m", 7, 0, 2, 1)]
+    assert [r.url.params.get_list("group_by")[-1] for r in requests] == ["service_tier", "model"]
 
 
 def test_embeddings_and_images_default_missing_numbers_to_zero() -> None:

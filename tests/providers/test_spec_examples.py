@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from aispend.providers.errors import PermissionDenied
-from aispend.providers.openai import CostsPage, OpenAIClient
+from aispend.providers.openai import COMPLETIONS_GROUP_BY, USAGE_GROUP_BY, CostsPage, OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
 from aispend.records import (
     OpenAIApiKey,
@@ -192,6 +192,18 @@ def test_keys_example() -> None:
             workspace_id="0df9e665-d932-5740-b2c7-b52af166bc11",
         )
     ]
+
+
+def test_the_usage_groupings_we_send_are_documented() -> None:
+    doc = spec(OPENAI_SPEC)
+    for path, ours in (
+        ("/organization/usage/completions", COMPLETIONS_GROUP_BY),
+        ("/organization/usage/embeddings", USAGE_GROUP_BY),
+    ):
+        group_by = next(p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == "group_by")
+        assert set(ours) <= set(group_by["schema"]["items"]["enum"]), path
+    result = doc["components"]["schemas"]["UsageCompletionsResult"]["properties"]
+    assert {"batch", "service_tier"} <= set(result)
 
 
 def test_keys_of_a_workspace_send_the_documented_workspace_id_parameter() -> None:

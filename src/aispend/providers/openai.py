@@ -50,6 +50,8 @@ COSTS_GROUP_BY_NO_KEY = ("project_id", "line_item")
 # Images could also group by size/source, but OpenAIUsage has no such fields: grouping finer than
 # the record would produce several rows for one natural key.
 USAGE_GROUP_BY = ("project_id", "api_key_id", "model")
+# Completions can also be split by batch and service tier (what the "batch share" shows).
+COMPLETIONS_GROUP_BY = (*USAGE_GROUP_BY, "batch", "service_tier")
 COSTS_PAGE_BUCKETS = 180  # API maximum for costs: a 60-day backfill is one request
 USAGE_PAGE_BUCKETS = 31  # API maximum for 1d usage buckets
 LIST_PAGE_SIZE = 100
@@ -78,6 +80,8 @@ class _UsageResult(Wire):
     input_cached_tokens: Count = 0
     output_tokens: Count = 0
     num_model_requests: Count = 0
+    batch: bool | None = None
+    service_tier: str | None = None
 
 
 R = TypeVar("R", bound=Wire)
@@ -168,13 +172,28 @@ class OpenAIClient(ProviderClient):
             return CostsPage(self._costs(start, end, COSTS_GROUP_BY_NO_KEY), key_level=False)
 
     def usage(self, endpoint: str, start: date, end: date) -> list[OpenAIUsage]:
-        """Daily tokens and requests for one usage endpoint over ``[start, end)``."""
+        """Daily tokens and requests for one usage endpoint over ``[start, end)``.
+
+        Completions are grouped by batch and service tier too; an API that refuses those
+        groupings (400) is asked once more without them, so tokens are never lost to them.
+        """
         if endpoint not in KNOWN_USAGE_ENDPOINTS:
             raise ValueError(
                 f"unsupported usage endpoint {endpoint!r}; expected one of {sorted(KNOWN_USAGE_ENDPOINTS)}"
             )
+        if endpoint != "completions":
+            return self._usage(endpoint, start, end, USAGE_GROUP_BY)
+        try:
+            return self._usage(endpoint, start, end, COMPLETIONS_GROUP_BY)
+        except BadRequest as exc:
+            log.warning(
+                "openai usage: batch/service_tier grouping refused (%s); falling back", exc.provider_message
+            )
+            return self._usage(endpoint, start, end, USAGE_GROUP_BY)
+
+    def _usage(self, endpoint: str, start: date, end: date, group_by: tuple[str, ...]) -> list[OpenAIUsage]:
         path = f"/organization/usage/{endpoint}"
-        params = self._window(start, end, USAGE_PAGE_BUCKETS, USAGE_GROUP_BY)
+        params = self._window(start, end, USAGE_PAGE_BUCKETS, group_by)
         strings: dict[str, str] = {}
 
         def convert(bucket: Any, index: int) -> list[OpenAIUsage]:
@@ -444,9 +463,17 @@ def _fast_usage_rows(bucket: object, endpoint: str, strings: dict[str, str]) -> 
                 _count(result.get("input_cached_tokens")),
                 _count(result.get("output_tokens")),
                 _count(result.get("num_model_requests")),
+                _flag(result.get("batch")),
+                _text(result.get("service_tier"), strings),
             )
         )
     return rows
+
+
+def _flag(value: object) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise _Irregular
 
 
 def _usage_record(day: date, endpoint: str, row: _UsageResult) -> OpenAIUsage:
@@ -460,6 +487,8 @@ def _usage_record(day: date, endpoint: str, row: _UsageResult) -> OpenAIUsage:
         cached_tokens=row.input_cached_tokens,
         output_tokens=row.output_tokens,
         requests=row.num_model_requests,
+        batch=row.batch,
+        service_tier=row.service_tier,
     )
 
 

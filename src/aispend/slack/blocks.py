@@ -480,6 +480,8 @@ def models_message(mix: MixReport, units: Sequence[Units] = ()) -> Message:
     )
     if mix.missing:
         blocks.append(context(*data_notes(mix.data, _UTC)))
+    if mix.batch_share is not None:
+        blocks.append(context(msg.batch_share(fmt_percent(mix.batch_share, 1))))
     if not mix.models:
         blocks.append(section(msg.NO_MODELS))
     else:

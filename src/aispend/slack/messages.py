@@ -343,6 +343,10 @@ def requests(count: str) -> str:
     return f"`{count}` requests"
 
 
+def batch_share(share: str) -> str:
+    return f"OpenAI batch share: {share} of this week's completions tokens went through the Batch API."
+
+
 NEW_BADGE = ":new: NEW"
 NO_MODELS = "No model spend in the last two weeks."
 MODELS_UNKNOWN = "Model mix unknown: no provider has current data."

@@ -368,6 +368,7 @@ class MixReport:
     last_week: Decimal
     models: tuple[ModelShare, ...]  # by this week's spend, largest first
     data: DataStatus = field(default_factory=dict)  # as in ProjectReport
+    batch_share: Decimal | None = None  # percent of OpenAI completions tokens sent via Batch API
 
     @property
     def missing(self) -> tuple[Provider, ...]:

@@ -50,7 +50,14 @@ class OpenAIUsageDaily(SQLModel, table=True):
     __tablename__ = "openai_usage_daily"
     __table_args__ = (
         UniqueConstraint(
-            "day", "endpoint", "project_id", "api_key_id", "model", name="uq_openai_usage_daily"
+            "day",
+            "endpoint",
+            "project_id",
+            "api_key_id",
+            "model",
+            "batch",
+            "service_tier",
+            name="uq_openai_usage_daily",
         ),
         Index("ix_openai_usage_project_day", "project_id", "day"),
     )
@@ -61,6 +68,8 @@ class OpenAIUsageDaily(SQLModel, table=True):
     project_id: str = Field(default="", sa_type=String(64), nullable=False)
     api_key_id: str = Field(default="", sa_type=String(64), nullable=False)
     model: str = Field(default="", sa_type=String(255), nullable=False)
+    batch: str = Field(default="", sa_type=String(5), nullable=False)  # "true" | "false" | "" (not grouped)
+    service_tier: str = Field(default="", sa_type=String(40), nullable=False)
     input_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
     cached_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)
     output_tokens: int = Field(default=0, sa_type=BigInteger, nullable=False)

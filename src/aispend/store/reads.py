@@ -392,6 +392,22 @@ def usage_lines(session: Session, start: date, end: date, scope: Scope = ALL) ->
     return lines
 
 
+def batch_tokens(session: Session, start: date, end: date, scope: Scope = ALL) -> tuple[int, int]:
+    """(tokens through the Batch API, all tokens) of OpenAI completions in ``[start, end)``, over
+    the rows fetched with the batch grouping only (older rows do not say)."""
+    usage = OpenAIUsageDaily.__table__.c  # type: ignore[attr-defined]
+    tokens = usage.input_tokens + usage.output_tokens
+    query = select(
+        func.coalesce(func.sum(case((usage.batch == "true", tokens), else_=0)), 0),
+        func.coalesce(func.sum(tokens), 0),
+    ).where(usage.day >= start, usage.day < end, usage.endpoint == "completions", usage.batch != "")
+    condition = _openai_filter(usage.project_id, usage.api_key_id, scope)
+    if condition is not None:
+        query = query.where(condition)
+    row = session.execute(query).one()
+    return int(row[0]), int(row[1])
+
+
 def week_lines(
     session: Session, last_start: date, this_start: date, end: date, scope: Scope = ALL
 ) -> list[SpendLine]:

@@ -223,6 +223,8 @@ def replace_openai_usage(
                 "project_id": row.project_id or "",
                 "api_key_id": row.api_key_id or "",
                 "model": row.model or "",
+                "batch": "" if row.batch is None else ("true" if row.batch else "false"),
+                "service_tier": row.service_tier or "",
                 "input_tokens": row.input_tokens,
                 "cached_tokens": row.cached_tokens,
                 "output_tokens": row.output_tokens,
@@ -235,7 +237,7 @@ def replace_openai_usage(
             OpenAIUsageDaily,
             and_(_days(OpenAIUsageDaily, chunk_start, chunk_end), table.c.endpoint == endpoint),
             payload,
-            keys=("day", "endpoint", "project_id", "api_key_id", "model"),
+            keys=("day", "endpoint", "project_id", "api_key_id", "model", "batch", "service_tier"),
             measures=("input_tokens", "cached_tokens", "output_tokens", "requests"),
         )
     return count

@@ -70,6 +70,11 @@ OPENAI_CASES: list[tuple[str, str, dict[str, Any]]] = [
         "/organization/usage/completions",
         {"start_time": START, "limit": 31, "group_by": ["project_id", "api_key_id", "model"]},
     ),
+    (  # what the poller asks for completions: batch and service tier too
+        "/organization/usage/completions",
+        "/organization/usage/completions",
+        {"start_time": START, "group_by": ["project_id", "api_key_id", "model", "batch", "service_tier"]},
+    ),
     (
         "/organization/usage/embeddings",
         "/organization/usage/embeddings",
@@ -89,6 +94,17 @@ def test_openai_bodies_match_spec(oa: httpx.Client, url: str, spec_path: str, pa
     if response.json().get("next_page"):  # the next page too, reached through the cursor
         following = oa.get(url, params={**params, "page": response.json()["next_page"]})
         assert_valid(validator, following.json())
+
+
+def test_completions_grouped_by_batch_and_tier_fill_both_fields(oa: httpx.Client) -> None:
+    params: dict[str, Any] = {
+        "start_time": START,
+        "group_by": ["project_id", "model", "batch", "service_tier"],
+    }
+    body = oa.get("/organization/usage/completions", params=params).json()
+    results = [r for bucket in body["data"] for r in bucket["results"]]
+    assert {r["batch"] for r in results} == {True, False}
+    assert all(isinstance(r["service_tier"], str) for r in results)
 
 
 def test_openai_api_keys_match_spec(oa: httpx.Client, providers: SimulatedProviders) -> None:

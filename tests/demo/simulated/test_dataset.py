@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ import pytest
 
 from aispend.demo.simulated.dataset import ANY, NANO, SCALE_TIER_LINE_ITEM, Dataset
 from aispend.money import from_nanos, to_nanos
+from aispend.records import OpenAIUsage
 
 TODAY = date(2026, 11, 27)
 TOMORROW = TODAY + timedelta(days=1)
@@ -118,7 +120,24 @@ def test_usage_agrees_with_cost_quantities(ds: Dataset) -> None:
         (c.day, c.project_id, c.api_key_id, c.line_item): ds.cost_quantity(c) for c in ds.openai_costs
     }
     assert {u.endpoint for u in ds.openai_usage} == {"completions", "embeddings"}
-    for u in ds.openai_usage:
+    # Batch and non-batch rows of one grouping add up to what the costs count.
+    merged: dict[tuple[object, ...], OpenAIUsage] = {}
+    for row in ds.openai_usage:
+        group = (row.day, row.endpoint, row.project_id, row.api_key_id, row.model)
+        seen = merged.get(group)
+        merged[group] = (
+            row
+            if seen is None
+            else replace(
+                seen,
+                input_tokens=seen.input_tokens + row.input_tokens,
+                cached_tokens=seen.cached_tokens + row.cached_tokens,
+                output_tokens=seen.output_tokens + row.output_tokens,
+                requests=seen.requests + row.requests,
+            )
+        )
+    assert any(u.batch for u in ds.openai_usage) and len(merged) < len(ds.openai_usage)
+    for u in merged.values():
         key = (u.day, u.project_id, u.api_key_id)
         if u.endpoint == "embeddings":
             assert quantities[(*key, f"{u.model}, input")] == u.input_tokens

@@ -554,6 +554,45 @@ class Dataset:
 # --------------------------------------------------------------------------------------------------
 
 
+BATCH_PROJECT: Final = "data-pipeline"
+BATCH_SHARE: Final = (7, 10)  # of that project's completions usage goes through the Batch API
+
+
+def _batch_and_tier(usage: list[OpenAIUsage], projects: Sequence[OpenAIProject]) -> list[OpenAIUsage]:
+    """Completions rows carry a batch flag and a service tier (``default``): the data pipeline
+    sends 7/10 of its usage (every count, exactly) through the Batch API, nobody else does."""
+    batch_ids = {p.id for p in projects if p.name == BATCH_PROJECT}
+    num, den = BATCH_SHARE
+    out: list[OpenAIUsage] = []
+    for row in usage:
+        if row.endpoint != "completions":
+            out.append(row)
+            continue
+        if row.project_id not in batch_ids:
+            out.append(replace(row, batch=False, service_tier="default"))
+            continue
+        part = replace(
+            row,
+            input_tokens=row.input_tokens * num // den,
+            cached_tokens=row.cached_tokens * num // den,
+            output_tokens=row.output_tokens * num // den,
+            requests=row.requests * num // den,
+            batch=True,
+            service_tier="default",
+        )
+        rest = replace(
+            row,
+            input_tokens=row.input_tokens - part.input_tokens,
+            cached_tokens=row.cached_tokens - part.cached_tokens,
+            output_tokens=row.output_tokens - part.output_tokens,
+            requests=row.requests - part.requests,
+            batch=False,
+            service_tier="default",
+        )
+        out.extend((part, rest))
+    return out
+
+
 class _Generator:
     """Builds a :class:`Dataset`; separate so the dataset itself stays a plain container."""
 
@@ -810,6 +849,7 @@ class _Generator:
 
     def build(self) -> Dataset:
         projects, api_keys, costs, usage, quantities = self._openai()
+        usage = _batch_and_tier(usage, projects)
         keys, activity, credits = self._openrouter()
         return Dataset(
             today=self.today,

@@ -605,12 +605,18 @@ class FakeOpenAI(SimulatedServer):
             "api_key_id": set(_many(query, "api_key_ids")),
             "model": set(_many(query, "models")),
         }
-        tracked = ("project_id", "api_key_id", "model")
+        tracked = ("project_id", "api_key_id", "model", "batch", "service_tier")
         buckets = []
         for day in days:
-            groups: dict[tuple[str | None, ...], list[int]] = {}
+            groups: dict[tuple[str | bool | None, ...], list[int]] = {}
             for row in self.dataset.usage_on(day, endpoint):
-                values = {"project_id": row.project_id, "api_key_id": row.api_key_id, "model": row.model}
+                values: dict[str, str | bool | None] = {
+                    "project_id": row.project_id,
+                    "api_key_id": row.api_key_id,
+                    "model": row.model,
+                    "batch": bool(row.batch),
+                    "service_tier": row.service_tier or "default",
+                }
                 if any(allowed and values[name] not in allowed for name, allowed in filters.items()):
                     continue
                 key = tuple(values[g] if g in group_by else None for g in tracked)
@@ -630,7 +636,7 @@ class FakeOpenAI(SimulatedServer):
         return self._page(buckets, next_day)
 
     @staticmethod
-    def _usage_result(endpoint: str, groups: dict[str, str | None], totals: list[int]) -> Json:
+    def _usage_result(endpoint: str, groups: dict[str, str | bool | None], totals: list[int]) -> Json:
         inp, cached, out, requests = totals
         obj = _USAGE_OBJECTS.get(endpoint, f"organization.usage.{endpoint}.result")
         if endpoint == "completions":
@@ -655,8 +661,8 @@ class FakeOpenAI(SimulatedServer):
                 "user_id": None,
                 "api_key_id": groups["api_key_id"],
                 "model": groups["model"],
-                "batch": None,
-                "service_tier": None,
+                "batch": groups["batch"],
+                "service_tier": groups["service_tier"],
             }
         return {
             "object": obj,
