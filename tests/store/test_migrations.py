@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,6 +21,16 @@ def test_there_is_exactly_one_head_and_a_migrated_store_is_at_it(engine: Engine)
     with engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert version == heads[0]
+
+
+def test_every_revision_file_is_on_the_one_line_of_history() -> None:
+    """Two files with the same revision id do not make two heads: Alembic silently keeps one of
+    them and the other never runs. Every file must be walked from the head."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    files = sorted(Path(scripts.versions).glob("[0-9]*.py"))
+    walked = {script.path for script in scripts.walk_revisions()}
+    assert {str(f) for f in files} == {str(Path(p)) for p in walked}
+    assert len(files) == len(walked)
 
 
 def test_the_key_level_flag_is_backfilled_from_the_runs_stored_before_it(db_url: str) -> None:

@@ -4,8 +4,8 @@ Completions usage is now fetched grouped by ``batch`` and ``service_tier`` as we
 share" of the model mix). ``''`` stands for "not grouped" (SQL unique constraints treat NULLs as
 distinct, see the models), which is what every existing row is.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29 21:30:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
