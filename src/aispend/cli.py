@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -45,6 +47,9 @@ from aispend.spend.export import movers_json, project_json, runway_json, team_js
 from aispend.spend.model import Directory
 from aispend.store.engine import StoreConfigError, StoreError, open_store
 from aispend.store.locks import PollBusy
+
+if TYPE_CHECKING:
+    from aispend.digest.job import Rendered
 
 log = logging.getLogger("aispend")
 
@@ -272,6 +277,77 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_RUNTIME if run.delivery is not None and run.delivery.failed else EXIT_OK
 
 
+def print_digest(rendered: Rendered, console: Console, *, title: str) -> None:
+    """The digest as Slack would show it, in a panel (the chart is a file: see ``--chart``)."""
+    from rich.panel import Panel
+
+    from aispend.terminal import render_blocks
+
+    body = render_blocks(rendered.message.blocks)
+    console.print(Panel(body, title=title, title_align="left", border_style="cyan"), markup=False)
+
+
+def _write_chart(rendered: Rendered, path: Path, console: Console) -> None:
+    if rendered.chart is None:
+        console.print(f"no chart for week {rendered.digest.week.week}: nothing was spent")
+        return
+    try:
+        path.write_bytes(rendered.chart)
+    except OSError as exc:
+        raise UsageError(f"cannot write the chart to {path}: {exc.strerror}") from None
+    console.print(f"chart written to {path} ({len(rendered.chart):,} bytes)")
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from aispend.digest.job import DigestPoster
+    from aispend.digest.weeks import report_week
+    from aispend.slack.client import make_web_client
+    from aispend.slack.gateway import SlackGateway
+
+    config = load(settings)
+    chart_path = Path(args.chart) if args.chart else None
+    if not args.dry_run:
+        if config.digest is None:
+            raise UsageError("no `digest:` section in the config: add one with a `channel` (see README.md)")
+        if not secret(settings.slack_bot_token):
+            raise UsageError("set SLACK_BOT_TOKEN to post the digest (or use --dry-run)")
+    engine = open_store(settings.database_url)
+    service = SpendService(engine, config, providers=configured_providers(settings))
+    now = utcnow()
+    out = _console()
+    if args.dry_run:
+        poster = DigestPoster(engine, service, None, config)
+        week = poster.due(now) if config.digest is not None else report_week(now)
+        rendered = poster.render(week, now)
+        print_digest(rendered, out, title=f"weekly digest {week} (dry run: nothing posted)")
+        if chart_path is not None:
+            _write_chart(rendered, chart_path, out)
+        return EXIT_OK
+    token = secret(settings.slack_bot_token)
+    assert token is not None and config.digest is not None
+    gateway = SlackGateway(make_web_client(token, settings.slack_api_url))
+    outcome = DigestPoster(engine, service, gateway, config).post_due(now)
+    if chart_path is not None and outcome.rendered is not None:
+        _write_chart(outcome.rendered, chart_path, out)
+    channel = config.digest.channel
+    match outcome.status:
+        case "posted":
+            out.print(f"weekly digest {outcome.week} posted to {channel}")
+        case "already_posted":
+            out.print(f"weekly digest {outcome.week} was already posted to {channel}: nothing to do")
+        case "busy":
+            out.print(f"weekly digest {outcome.week} is being posted by another process right now")
+        case "gave_up":
+            out.print(f"weekly digest {outcome.week}: gave up after repeated failures ({outcome.error})")
+            return EXIT_RUNTIME
+        case _:
+            _console(stderr=True).print(
+                f"weekly digest {outcome.week} not posted: {outcome.error}", markup=False
+            )
+            return EXIT_RUNTIME
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aispend.serve import ServeError, StartupFailure, serve
 
@@ -360,6 +436,17 @@ def build_parser() -> argparse.ArgumentParser:
     spend.add_argument("--month", metavar="YYYY-MM", help="a past UTC month instead of the current one")
     spend.add_argument("--json", action="store_true", help="print JSON (amounts as decimal strings)")
     spend.set_defaults(func=cmd_spend)
+
+    digest = sub.add_parser(
+        "digest",
+        parents=[common],
+        help="post the weekly digest if it is due and not out yet (once per ISO week)",
+    )
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print the digest as Slack would show it; post nothing"
+    )
+    digest.add_argument("--chart", metavar="PATH", help="also write the digest chart (PNG) to PATH")
+    digest.set_defaults(func=cmd_digest)
 
     credits = sub.add_parser(
         "credits", parents=[common], help="OpenRouter balance, burn rate, runway and low key caps"

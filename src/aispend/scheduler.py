@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection, Engine, text
 
@@ -23,6 +24,7 @@ from aispend.config import Config
 log = logging.getLogger(__name__)
 
 LEADER_LOCK_ID = 0x616973706E64  # "aispnd": one constant for every replica of this app
+DIGEST_MISFIRE_GRACE = 6 * 3600  # a scheduler that was busy or paused still posts within hours
 
 
 class LeaderLock:
@@ -96,20 +98,47 @@ def leader_only(lock: LeaderLock, job: Callable[[], object], name: str) -> Calla
 def build_scheduler(
     config: Config,
     *,
-    poll: Callable[[], object],
+    poll: Callable[[], object] | None,
     lock: LeaderLock,
     clock: Callable[[], datetime] = utcnow,
+    digest: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
-    """The poll job every ``poll_interval_minutes`` (first run at start), in the team's zone."""
+    """The poll job every ``poll_interval_minutes`` (first run at start), and the weekly digest
+    at ``digest.weekday``/``digest.time``, both in the team's zone and both leader-only.
+
+    The digest job also runs once at start when there is no poll job (with one, the poll job
+    checks for a due digest after each poll, which covers the start-up catch-up with fresh data).
+    """
     scheduler = BackgroundScheduler(timezone=config.tz)
-    scheduler.add_job(
-        leader_only(lock, poll, "poll"),
-        IntervalTrigger(minutes=config.poll_interval_minutes, timezone=config.tz),
-        id="poll",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=config.poll_interval_minutes * 60,
-        next_run_time=clock(),
-    )
+    if poll is not None:
+        scheduler.add_job(
+            leader_only(lock, poll, "poll"),
+            IntervalTrigger(minutes=config.poll_interval_minutes, timezone=config.tz),
+            id="poll",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=config.poll_interval_minutes * 60,
+            next_run_time=clock(),
+        )
+    if digest is not None and config.digest is not None:
+        at = config.digest.at
+        scheduler.add_job(
+            leader_only(lock, digest, "weekly_digest"),
+            CronTrigger(
+                day_of_week=config.digest.weekday, hour=at.hour, minute=at.minute, timezone=config.tz
+            ),
+            id="weekly_digest",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=DIGEST_MISFIRE_GRACE,
+        )
+        if poll is None:
+            scheduler.add_job(
+                leader_only(lock, digest, "weekly_digest_catch_up"),
+                id="weekly_digest_catch_up",
+                replace_existing=True,
+                next_run_time=clock(),
+            )
     return scheduler

@@ -29,6 +29,7 @@ from aispend.alerts.model import AlertView
 from aispend.alerts.state import open_alerts
 from aispend.clock import utcnow
 from aispend.config import Config
+from aispend.digest.job import DigestPoster, weekly_digest
 from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
 from aispend.metrics import Metrics
 from aispend.records import PollStatus
@@ -38,6 +39,7 @@ from aispend.settings import Settings, secret
 from aispend.slack.alerts import SlackAlertNotifier, alert_actions
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
+from aispend.slack.gateway import SlackGateway
 from aispend.slack.home import HomeAudience, republish_homes
 from aispend.slack.web import create_web_app, http_server
 from aispend.spend.model import Runway, TeamReport
@@ -123,6 +125,7 @@ class Runtime:
     engine: Engine | None = None  # the alert state lives here (the poll engine, no request timeouts)
     config: Config | None = None
     clock: Callable[[], datetime] = utcnow
+    digest: DigestPoster | None = None
 
     started: bool = False  # the scheduler was started (by serve); liveness watches it from then on
 
@@ -134,7 +137,8 @@ class Runtime:
 
     def poll(self) -> PollSummary | None:
         """The scheduled job (leader only): poll, count errors, evaluate the alerts right after,
-        refresh every Home tab that was opened."""
+        refresh every Home tab that was opened, and post the weekly digest if one is due and not
+        out yet (start-up catch-up and retries)."""
         if self.poller is None:
             return None
         try:
@@ -158,6 +162,11 @@ class Runtime:
         self._report_double_claims()
         self.evaluate_alerts()
         republish_homes(self.app.client, self.service, self.audience.users(), self.clock(), self.open_alerts)
+        if self.digest is not None:
+            try:
+                self.digest.post_due(self.clock())
+            except Exception:  # the poll itself succeeded; the digest is retried after the next one
+                log.exception("weekly digest check after the poll failed")
         return summary
 
     def _prune(self) -> None:
@@ -207,6 +216,11 @@ class Runtime:
         for key in run.applied.resolved:
             self.metrics.inc("aispend_alerts_resolved_total", rule=key.rule)
         return run
+
+    def post_digest(self) -> None:
+        """The weekly digest job (CronTrigger at ``digest.weekday``/``digest.time``)."""
+        if self.digest is not None:
+            weekly_digest(self.digest, self.clock)
 
 
 def log_poll(summary: PollSummary, finished_at: datetime) -> None:
@@ -388,7 +402,14 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         engine=engine,
         config=config,
     )
-    runtime.scheduler = build_scheduler(config, poll=runtime.poll, lock=lock)
+    if config.digest is not None:
+        runtime.digest = DigestPoster(engine, service, SlackGateway(app.client), config)
+    runtime.scheduler = build_scheduler(
+        config,
+        poll=runtime.poll if poller is not None else None,
+        lock=lock,
+        digest=runtime.post_digest if runtime.digest is not None else None,
+    )
     return runtime
 
 
@@ -419,12 +440,13 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
                 raise _slack_failure(
                     exc, "apps.connections.open", "SLACK_APP_TOKEN", _APP_TOKEN_HELP, settings.slack_api_url
                 ) from None
-        if runtime.poller is not None:
+        if runtime.poller is None:
+            log.warning("no provider keys set: serving stored data only, nothing will be polled")
+        if runtime.scheduler.get_jobs():  # the poll job, and the weekly digest when configured
             runtime.scheduler.start()
             runtime.started = True
-            log.info("scheduler started: a poll every %d minutes", config.poll_interval_minutes)
-        else:
-            log.warning("no provider keys set: serving stored data only, nothing will be polled")
+            jobs = ", ".join(job.id for job in runtime.scheduler.get_jobs())
+            log.info("scheduler started (%s): a poll every %d minutes", jobs, config.poll_interval_minutes)
         listener.start()
         while not stop.wait(1.0):
             if not listener.is_alive():

@@ -24,8 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aispend.alerts.rules import AlertInputs
-from aispend.clock import ensure_utc, month_start, next_month
+from aispend.clock import day_start, ensure_utc, month_start, next_month
 from aispend.config import Config, double_claim_problems
+from aispend.digest.content import CHART_WEEKS, AlertHistory, DigestInputs, month_of
+from aispend.digest.weeks import IsoWeek
 from aispend.money import from_nanos
 from aispend.reader import EndpointHealth, Health
 from aispend.records import PROVIDERS, PollStatus, Provider
@@ -420,6 +422,50 @@ class SpendService:
             endpoints=health.endpoints if health.database_ok else None,
             recent_daily=daily,
             key_projects=dict(matcher.openrouter_keys),
+        )
+
+    def digest_inputs(self, week: IsoWeek, now: datetime, alerts: AlertHistory | None = None) -> DigestInputs:
+        """What the weekly digest of ``week`` is built from (``digest.content.build_digest``).
+
+        Spend of ``week`` and the week before summed per grouping (plus provisional OpenRouter
+        fills), per-day totals per provider and project for the chart's eight weeks (from the
+        day rollup: one row per reference and day), the month report holding the week's last
+        day, the credit runway and, when given, the alert history of the week.
+        """
+        now = ensure_utc(now)
+        before = week.previous()
+        end = week.end + _DAY
+        chart_start = end - CHART_WEEKS * 7 * _DAY
+        with session_scope(self._engine) as session:
+            _generation, matcher = self._matcher(session)
+            lines = reads.week_lines(session, before.start, week.start, end)
+            fills = self._provisional_openrouter_lines(session, chart_start, end, now, reads.ALL)
+            rows = reads.day_rows(session, chart_start, end)
+            last_poll = reads.last_poll_at(session)
+        daily: dict[tuple[Provider, str | None, date], Decimal] = {}
+        owners: dict[tuple[str, str | None, str | None], str | None] = {}
+        for provider, day, project_ref, key_ref, nanos in rows:
+            ref = (provider, project_ref, key_ref)
+            if ref not in owners:
+                owners[ref] = matcher.project_for_ref(provider, project_ref, key_ref)
+            slot = (provider, owners[ref], day)
+            daily[slot] = daily.get(slot, Decimal(0)) + from_nanos(nanos)
+        for fill in fills:
+            slot = (fill.provider, matcher.project_for(fill), fill.day)
+            daily[slot] = daily.get(slot, Decimal(0)) + fill.amount
+        events = None
+        if alerts is not None:
+            events = alerts.alerts_between(day_start(week.start), day_start(end))
+        return DigestInputs(
+            week=week,
+            now=now,
+            matcher=matcher,
+            lines=[*lines, *(fill for fill in fills if fill.day >= before.start)],
+            daily=daily,
+            month=self.team_report(now, month_of(week)),
+            runway=self.runway(now),
+            alerts=events,
+            last_poll_at=last_poll,
         )
 
     def last_poll_at(self) -> datetime | None:

@@ -17,9 +17,9 @@ from aispend.alerts import state
 from aispend.alerts.job import run_alerts
 from aispend.alerts.model import Delivery, Notice
 from aispend.config import Config
-from aispend.demo.terminal import render_blocks
 from aispend.service import SpendService
 from aispend.slack.alert_blocks import alert_message, escalation_reply, reminder_reply, resolve_reply, route
+from aispend.terminal import render_blocks
 
 _BUDGET_RAISE = Decimal(4)
 

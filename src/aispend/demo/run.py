@@ -27,7 +27,6 @@ from aispend.console import print_movers, print_poll_summary, print_team_report
 from aispend.demo.alerts import show_alerts
 from aispend.demo.simulated.dataset import ANY, Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
-from aispend.demo.terminal import render_blocks
 from aispend.ingest import Poller
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
@@ -37,6 +36,7 @@ from aispend.slack.commands import parse_command
 from aispend.slack.home import home_view
 from aispend.spend.export import project_json
 from aispend.store.engine import open_store
+from aispend.terminal import render_blocks
 
 DEMO_ADMIN = "U0ADMIN001"
 COMMANDS = ("project search", "projects", "credits", "models", "routes", "unattributed", "health")

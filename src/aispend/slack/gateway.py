@@ -27,7 +27,15 @@ class SlackGateway:
         return str(response["ts"])
 
     def upload_png(
-        self, channel: str, data: bytes, filename: str, title: str, initial_comment: str | None = None
+        self,
+        channel: str,
+        data: bytes,
+        filename: str,
+        title: str,
+        initial_comment: str | None = None,
+        *,
+        alt_text: str | None = None,
+        thread_ts: str | None = None,
     ) -> str | None:
         """Share a PNG in ``channel`` via ``files_upload_v2``; returns the file id when Slack sends one."""
         response = self.client.files_upload_v2(
@@ -35,8 +43,9 @@ class SlackGateway:
             content=data,
             filename=filename,
             title=title,
-            alt_txt=title,
+            alt_txt=alt_text or title,
             initial_comment=initial_comment,
+            thread_ts=thread_ts,
         )
         file = response.get("file")
         return str(file["id"]) if isinstance(file, dict) and "id" in file else None

@@ -519,3 +519,112 @@ def alerts_fallback(count: int) -> str:
 
 def more_alerts(count: int) -> str:
     return f"…and {count} more: `/aispend alerts` lists them all."
+
+
+# ----------------------------------------------------------------------------------------- digest
+
+
+def digest_title(week: int, start: str, end: str) -> str:
+    return f"AI spend · week {week} ({start} – {end})"
+
+
+def digest_empty(week: int, start: str, end: str, hidden: bool) -> str:
+    tail = " (owner-only projects are not shown here)" if hidden else ""
+    return f"No AI spend recorded in week {week} ({start} – {end}){tail}."
+
+
+def digest_lead(project: str, delta: str, pct: str, why: str) -> str:
+    return f"*{project}* {delta}{pct} week over week{why}."
+
+
+def digest_lead_why(model: str, provider: str, delta: str) -> str:
+    return f", mostly {model} on {provider} ({delta})"
+
+
+def digest_total(total: str, change: str, before: str) -> str:
+    return f"Team spend *{total}* last week, {change} vs {before} the week before."
+
+
+def digest_total_flat(total: str) -> str:
+    return f"Team spend *{total}* last week, the same as the week before."
+
+
+DIGEST_BY_PROVIDER = "*By provider*"
+DIGEST_MOVERS = "*Top movers*"
+DIGEST_PROJECTS = "*Projects* (last week)"
+
+
+def digest_more_projects(count: int) -> str:
+    return f"…and {count} more project{'' if count == 1 else 's'}."
+
+
+def digest_budgets(month: str, elapsed: str) -> str:
+    return f"*Budget pace · {month}* ({elapsed} of the month elapsed)"
+
+
+def digest_budget_rest(count: int) -> str:
+    return f"{count} more project{'' if count == 1 else 's'} on track or without enough history yet."
+
+
+DIGEST_NO_BUDGETS = "No project has a `monthly_budget_usd`."
+DIGEST_MODELS = "*Model mix*"
+
+
+def digest_new_model(model: str, amount: str) -> str:
+    return f":new: {model} {amount}"
+
+
+def digest_model_shift(model: str, before: str, now: str, pp: str) -> str:
+    return f"{model}: {before} → {now} of spend ({pp})"
+
+
+DIGEST_ROUTES = "*OpenRouter routes*"
+
+
+def digest_route_shift(model: str, route: str, before: str, now: str) -> str:
+    return f"{model} via {route}: {before} → {now} of the model's spend"
+
+
+DIGEST_CREDITS = "*OpenRouter credits*"
+DIGEST_UNATTRIBUTED = "*Unattributed*"
+
+
+def digest_unattributed(amount: str, change: str) -> str:
+    return f"{amount} belongs to no project{change}. `/aispend unattributed` shows how to claim it."
+
+
+DIGEST_ALERTS = "*Alerts last week*"
+
+
+def digest_alert_counts(fired: int, acknowledged: int, resolved: int) -> str:
+    return f"{fired} fired · {acknowledged} acknowledged · {resolved} resolved"
+
+
+def digest_alert_open(title: str, since: str) -> str:
+    return f"still open: {title} (since {since})"
+
+
+def digest_hidden(count: int) -> str:
+    return (
+        f":lock: Spend of {count} owner-only project{'' if count == 1 else 's'} is left out of this post; "
+        "owners see it with `/aispend project <name>`."
+    )
+
+
+def digest_provisional(days: str) -> str:
+    return f"Figures for {days} are provisional and may still change."
+
+
+def digest_data_through(when: str) -> str:
+    return f":warning: Data only through {when}: the last days of the week are incomplete."
+
+
+DIGEST_UTC = "Weeks run Monday–Sunday in UTC days, as the providers bill them."
+
+
+def digest_fallback(week: int, total: str, lead: str) -> str:
+    return f"AI spend, week {week}: {total}. {lead}".strip()
+
+
+def digest_chart_title(week: int) -> str:
+    return f"AI spend · week {week}"

@@ -348,3 +348,30 @@ class AlertEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc())
     actor: str | None = Field(default=None, sa_type=String(40))  # Slack user id; None: the data
     severity: str = Field(sa_type=String(10), nullable=False)
+
+
+class DigestPost(SQLModel, table=True):
+    """One weekly digest per reported ISO week: the claim to post it, then the proof it was posted.
+
+    ``week`` is unique, so two schedulers (or ``aispend digest`` run by hand beside ``aispend
+    serve``) can never both claim a week. A claim carries a lease: if the process dies between
+    claiming and posting, the week becomes claimable again once ``lease_until`` has passed.
+    ``message_ts`` is recorded as soon as the message is posted, so a retry after a failed chart
+    upload does not post the message twice.
+    """
+
+    __tablename__ = "digest_post"
+    __table_args__ = (UniqueConstraint("week", name="uq_digest_post_week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(sa_type=String(10), nullable=False)  # ISO week reported, e.g. 2026-W47
+    channel: str = Field(sa_type=String(32), nullable=False)
+    status: str = Field(sa_type=String(12), nullable=False)  # claimed | posted
+    claimed_by: str = Field(sa_type=String(80), nullable=False)
+    claimed_at: datetime = Field(sa_column=_utc())
+    lease_until: datetime = Field(sa_column=_utc())
+    attempts: int = Field(default=1, sa_type=Integer, nullable=False)
+    message_ts: str | None = Field(default=None, sa_type=String(32))
+    file_id: str | None = Field(default=None, sa_type=String(32))
+    posted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    error: str | None = Field(default=None, sa_type=Text)

@@ -1,4 +1,4 @@
-"""Block Kit → terminal text, so ``aispend demo`` shows what Slack would show.
+"""Block Kit → terminal text: `aispend demo` and `aispend digest --dry-run` show what Slack would.
 
 Pure and lossy on purpose: it renders the block types our builders emit (header, section with
 text and fields, context, divider, actions) and turns Slack's mrkdwn tokens back into plain
