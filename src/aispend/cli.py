@@ -299,6 +299,7 @@ def _write_chart(rendered: Rendered, path: Path, console: Console) -> None:
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from aispend.digest.alerts import StoredAlertHistory
     from aispend.digest.job import DigestPoster
     from aispend.digest.weeks import report_week
     from aispend.slack.client import make_web_client
@@ -316,7 +317,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     now = utcnow()
     out = _console()
     if args.dry_run:
-        poster = DigestPoster(engine, service, None, config)
+        poster = DigestPoster(engine, service, None, config, alerts=StoredAlertHistory(engine))
         week = poster.due(now) if config.digest is not None else report_week(now)
         rendered = poster.render(week, now)
         print_digest(rendered, out, title=f"weekly digest {week} (dry run: nothing posted)")
@@ -326,7 +327,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     token = secret(settings.slack_bot_token)
     assert token is not None and config.digest is not None
     gateway = SlackGateway(make_web_client(token, settings.slack_api_url))
-    outcome = DigestPoster(engine, service, gateway, config).post_due(now)
+    outcome = DigestPoster(engine, service, gateway, config, alerts=StoredAlertHistory(engine)).post_due(now)
     if chart_path is not None and outcome.rendered is not None:
         _write_chart(outcome.rendered, chart_path, out)
     channel = config.digest.channel

@@ -29,6 +29,7 @@ from aispend.alerts.model import AlertView
 from aispend.alerts.state import open_alerts
 from aispend.clock import utcnow
 from aispend.config import Config
+from aispend.digest.alerts import StoredAlertHistory
 from aispend.digest.job import DigestPoster, weekly_digest
 from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
 from aispend.metrics import Metrics
@@ -403,7 +404,9 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         config=config,
     )
     if config.digest is not None:
-        runtime.digest = DigestPoster(engine, service, SlackGateway(app.client), config)
+        runtime.digest = DigestPoster(
+            engine, service, SlackGateway(app.client), config, alerts=StoredAlertHistory(engine)
+        )
     runtime.scheduler = build_scheduler(
         config,
         poll=runtime.poll if poller is not None else None,

@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
+from sqlalchemy import Engine
 
 from aispend.clock import month_start, next_month, utcnow
 from aispend.config import Config, parse_config
@@ -27,6 +28,9 @@ from aispend.console import print_movers, print_poll_summary, print_team_report
 from aispend.demo.alerts import show_alerts
 from aispend.demo.simulated.dataset import ANY, Dataset
 from aispend.demo.simulated.servers import SimulatedProviders
+from aispend.digest.alerts import StoredAlertHistory
+from aispend.digest.job import DigestPoster
+from aispend.digest.weeks import report_week
 from aispend.ingest import Poller
 from aispend.providers.openai import OpenAIClient
 from aispend.providers.openrouter import OpenRouterClient
@@ -60,6 +64,7 @@ def demo_config(dataset: Dataset, now: datetime) -> Config:
     data: dict[str, Any] = {
         "timezone": "Europe/Berlin",
         "alert_channel": "C0ALERTS01",
+        "digest": {"channel": "C0ALERTS01", "weekday": "mon", "time": "09:00"},
         "backfill_days": 60,
         "openrouter": {"low_credit_usd": 50, "low_runway_days": 7},
         "projects": [
@@ -100,6 +105,24 @@ def demo_config(dataset: Dataset, now: datetime) -> Config:
 def _slack(console: Console, title: str, text: str, blocks: list[dict[str, Any]]) -> None:
     body = render_blocks(blocks) if blocks else text
     console.print(Panel(body, title=title, title_align="left", border_style="cyan"), markup=False)
+
+
+def show_digest(
+    out: Console, engine: Engine, service: SpendService, config: Config, now: datetime
+) -> Path | None:
+    """The weekly digest of the last complete ISO week as Slack shows it, and its chart on disk
+    (kept after the demo, so it can be opened)."""
+    week = report_week(now)
+    poster = DigestPoster(engine, service, None, config, alerts=StoredAlertHistory(engine))
+    rendered = poster.render(week, now)
+    out.print(f"\n6) the weekly digest of {week} (posted once per ISO week to `digest.channel`):")
+    _slack(out, f"weekly digest · {week}", rendered.message.text, rendered.message.blocks)
+    if rendered.chart is None:
+        return None
+    path = Path(tempfile.gettempdir()) / f"aispend-demo-digest-{week.label}.png"
+    path.write_bytes(rendered.chart)
+    out.print(f"the digest chart (uploaded with the message in Slack) is written to {path}")
+    return path
 
 
 def run_demo(*, keep: bool = False, console: Console | None = None, now: datetime | None = None) -> int:
@@ -172,6 +195,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None, now: datetim
     assert report is not None
     out.print(json.dumps(project_json(report), indent=None)[:600] + " …", markup=False, soft_wrap=True)
     show_alerts(out, engine, config, now, DEMO_ADMIN)
+    show_digest(out, engine, service, config, now)
     engine.dispose()
     elapsed = time.monotonic() - started
     if keep:
