@@ -188,7 +188,12 @@ def digest_message(digest: Digest, *, tz: ZoneInfo) -> Message:
 
     if digest.alerts is not None:
         alerts = digest.alerts
-        lines = [msg.digest_alert_counts(alerts.fired, alerts.acknowledged, alerts.resolved)]
+        quiet = not (alerts.fired or alerts.acknowledged or alerts.resolved or alerts.open)
+        lines = [
+            msg.DIGEST_NO_ALERTS
+            if quiet
+            else msg.digest_alert_counts(alerts.fired, alerts.acknowledged, alerts.resolved)
+        ]
         for event in alerts.open[:3]:
             since = fmt_moment(event.fired_at, tz) if event.fired_at else "before the week"
             lines.append(msg.digest_alert_open(escape(event.title), since))

@@ -594,6 +594,7 @@ def digest_unattributed(amount: str, change: str) -> str:
 
 
 DIGEST_ALERTS = "*Alerts last week*"
+DIGEST_NO_ALERTS = ":white_check_mark: None fired, none open."
 
 
 def digest_alert_counts(fired: int, acknowledged: int, resolved: int) -> str:
