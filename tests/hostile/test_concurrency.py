@@ -150,3 +150,20 @@ def test_the_lock_is_per_database_and_schema(cli: Cli, tmp_path: Path) -> None:
     other = cli.run("poll", extra={"DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"})
     assert other.code == 0, other.err
     assert first.wait(60) == 0
+
+
+def test_serve_keeps_a_polls_budget_inside_the_poll_interval(
+    cli: Cli, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With max_instances=1 a poll longer than the interval would make the next one be skipped."""
+    cli.limits["AISPEND_POLL_SECONDS"] = "100000"
+    for name, value in cli.environ(
+        {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": fake_slack.api_url}
+    ).items():
+        monkeypatch.setenv(name, value)
+    config = load_config(cli.config)
+    runtime = build_runtime(Settings(), config)
+    assert runtime.poller is not None
+    assert runtime.poller.limits.poll_seconds == pytest.approx(config.poll_interval_minutes * 60 * 0.9)
+    job = runtime.scheduler.get_job("poll")
+    assert job is not None and job.max_instances == 1
