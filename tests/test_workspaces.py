@@ -97,6 +97,11 @@ def test_unattributed_is_exactly_the_second_workspace_and_the_sum_is_the_account
     projects = sum((p.by_provider["openrouter"] for p in report.projects), Decimal(0))
     assert projects + report.unattributed.by_provider["openrouter"] == usage(dataset)
     assert report.provider_totals["openrouter"] == usage(dataset)
+    # Each unclaimed key says where it lives, so whoever fixes the config can find it.
+    assert report.unattributed.refs and {r.workspace for r in report.unattributed.refs} == {"Research"}
+    service = SpendService(engine, config(), providers=("openrouter",))
+    text = json.dumps(answer(service, parse_command("unattributed"), "U1", NOW).message.blocks)
+    assert "in workspace *Research*" in text
 
 
 def test_keys_match_by_name_across_workspaces(

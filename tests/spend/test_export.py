@@ -88,6 +88,7 @@ def test_month_json_shape() -> None:
         "ref": "proj_zz",
         "name": None,
         "usd": "12",
+        "workspace": None,  # OpenRouter keys only
     }
     assert data["by_provider"] == {"openai": "1012.5", "openrouter": "238.817891"}
     _strings_only(data)

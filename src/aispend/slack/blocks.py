@@ -572,6 +572,8 @@ def unattributed_message(
             what = msg.REF_KINDS.get(ref.kind, ref.kind)
             ident = code(ref.ref) if ref.ref else ""
             name = f" ({escape(ref.name)})" if ref.name and ref.name != ref.ref else ""
+            if ref.workspace:
+                name += " " + msg.in_workspace(escape(ref.workspace))
             lines.append(f"`{amt}`  {what} {ident}{name}".rstrip())
         blocks.extend(line_sections(lines, title=msg.UNATTRIBUTED_REFS))
     blocks.append(context(msg.UNATTRIBUTED_FIX))

@@ -389,6 +389,10 @@ REF_KINDS = {
 }
 
 
+def in_workspace(name: str) -> str:
+    return f"in workspace *{name}*"
+
+
 def unattributed_fallback(total: str) -> str:
     return f"Unattributed spend this month: {total}."
 

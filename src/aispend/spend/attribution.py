@@ -205,6 +205,9 @@ def attribute(lines: Iterable[SpendLine], matcher: Matcher) -> Attribution:
             ref=ref,
             name=_name_of(matcher.directory, kind, ref),
             usd=usd,
+            workspace=matcher.directory.openrouter_workspaces.get(ref)
+            if kind == "openrouter_key" and ref
+            else None,
         )
         for (provider, kind, ref), usd in refs.items()
     ]

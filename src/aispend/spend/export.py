@@ -118,7 +118,14 @@ def unattributed_json(unattributed: Unattributed, data: DataStatus | None = None
     (``null`` for a provider without data, none for an unconfigured one)."""
     out: dict[str, Any] = dict(by_provider_json(unattributed.by_provider, data or {}))
     out["refs"] = [
-        {"provider": r.provider, "kind": r.kind, "ref": r.ref, "name": r.name, "usd": usd_str(r.usd)}
+        {
+            "provider": r.provider,
+            "kind": r.kind,
+            "ref": r.ref,
+            "name": r.name,
+            "usd": usd_str(r.usd),
+            "workspace": r.workspace,
+        }
         for r in unattributed.refs
     ]
     return out

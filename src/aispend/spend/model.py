@@ -116,6 +116,7 @@ class Directory:
     openai_projects: dict[str, str] = field(default_factory=dict)  # project id -> name
     openai_keys: dict[str, str] = field(default_factory=dict)  # api key id -> name
     openrouter_keys: dict[str, str] = field(default_factory=dict)  # key hash -> name
+    openrouter_workspaces: dict[str, str] = field(default_factory=dict)  # key hash -> workspace name
 
 
 # ---------------------------------------------------------------------------------------- outputs
@@ -276,6 +277,7 @@ class UnattributedRef:
     ref: str | None
     name: str | None
     usd: Decimal
+    workspace: str | None = None  # OpenRouter: the workspace the key lives in, when known
 
 
 @dataclass(frozen=True, slots=True)

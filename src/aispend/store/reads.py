@@ -138,8 +138,13 @@ def directory(session: Session) -> Directory:
     projects = {row.id: row.name for row in session.execute(select(OpenAIProjectName)).scalars() if row.name}
     keys = {row.id: row.name for row in session.execute(select(OpenAIKeyName)).scalars() if row.name}
     router = table_of(OpenRouterKeyState).c
-    hashes = {row[0]: row[1] for row in session.execute(select(router.hash, router.name)) if row[1]}
-    return Directory(openai_projects=projects, openai_keys=keys, openrouter_keys=hashes)
+    rows = session.execute(select(router.hash, router.name, router.workspace_id)).all()
+    hashes = {row[0]: row[1] for row in rows if row[1]}
+    names = openrouter_workspaces(session)
+    spaces = {row[0]: names[row[2]] for row in rows if row[2] in names}
+    return Directory(
+        openai_projects=projects, openai_keys=keys, openrouter_keys=hashes, openrouter_workspaces=spaces
+    )
 
 
 def latest_runs(session: Session) -> list[PollRun]:
