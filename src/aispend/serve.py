@@ -30,7 +30,7 @@ from aispend.alerts.state import open_alerts
 from aispend.clock import utcnow
 from aispend.config import Config
 from aispend.digest.alerts import StoredAlertHistory
-from aispend.digest.job import DigestPoster, weekly_digest
+from aispend.digest.job import DigestOutcome, DigestPoster, weekly_digest
 from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
 from aispend.metrics import Metrics
 from aispend.records import PollStatus
@@ -165,7 +165,7 @@ class Runtime:
         republish_homes(self.app.client, self.service, self.audience.users(), self.clock(), self.open_alerts)
         if self.digest is not None:
             try:
-                self.digest.post_due(self.clock())
+                self._count_digest(self.digest.post_due(self.clock()))
             except Exception:  # the poll itself succeeded; the digest is retried after the next one
                 log.exception("weekly digest check after the poll failed")
         return summary
@@ -221,7 +221,13 @@ class Runtime:
     def post_digest(self) -> None:
         """The weekly digest job (CronTrigger at ``digest.weekday``/``digest.time``)."""
         if self.digest is not None:
-            weekly_digest(self.digest, self.clock)
+            self._count_digest(weekly_digest(self.digest, self.clock))
+
+    def _count_digest(self, outcome: DigestOutcome) -> None:
+        if outcome.status == "posted":
+            self.metrics.inc("aispend_digests_posted_total")
+        elif outcome.status in ("failed", "gave_up"):
+            self.metrics.inc("aispend_slack_errors_total", where="digest")
 
 
 def log_poll(summary: PollSummary, finished_at: datetime) -> None:

@@ -90,3 +90,4 @@ def test_a_started_bot_posts_the_due_digest_after_its_first_poll_once(
         runtime.post_digest()  # the scheduled job at its time: the week is already out
     assert len(fake_slack.calls("/api/chat.postMessage")) == 1
     assert len(fake_slack.calls("/api/files.completeUploadExternal")) == 1
+    assert "aispend_digests_posted_total 1.0" in runtime.metrics.render().decode()
