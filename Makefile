@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.report
 	$(BIN)/python -m bench.slash
 	$(BIN)/python -m bench.alerts
+	$(BIN)/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -108,7 +108,10 @@ class SpendService:
         # writes (every poll write adds a poll run, bumping the generation), and within a UTC day
         # only the as-of and the pace depend on the clock, so a cached report is re-clocked per
         # question instead of being rebuilt from the store.
+        # Only the newest generation is kept (older ones can never be asked for again), so the
+        # cache holds at most one entry per project and question whatever the time in service.
         self._reports: OrderedDict[tuple[object, ...], ProjectReport | TeamReport] = OrderedDict()
+        self._reports_generation = -1
 
     @property
     def config(self) -> Config:
@@ -166,10 +169,24 @@ class SpendService:
             return found
 
     def _remember(self, key: tuple[object, ...], report: ProjectReport | TeamReport) -> None:
+        """Cache ``report`` under ``key`` (whose first element is the store generation): a newer
+        generation drops every older report; a report built from an older one is not kept."""
+        generation = key[0]
+        assert isinstance(generation, int)
         with self._lock:
+            if generation < self._reports_generation:
+                return
+            if generation > self._reports_generation:
+                self._reports.clear()
+                self._reports_generation = generation
             self._reports[key] = report
             while len(self._reports) > _REPORT_CACHE_SIZE:
                 self._reports.popitem(last=False)
+
+    def cached_reports(self) -> int:
+        """How many reports the cache holds (what must not grow with time in service)."""
+        with self._lock:
+            return len(self._reports)
 
     @staticmethod
     def _scope_for(matcher: Matcher, project: str) -> Scope:
