@@ -50,7 +50,7 @@ def test_the_report_cache_holds_the_current_generation_only(engine: Engine) -> N
                 assert report is not None
             team = service.team_report(at)
         # Never an answer from an older generation: the totals are what this poll wrote.
-        assert report.total == sum(per_day.values())
+        assert report is not None and report.total == sum(per_day.values())
         assert {p.project: p.total for p in team.projects} == dict.fromkeys(PROJECTS, sum(per_day.values()))
         sizes.append(service.cached_reports())
     # One report per project plus the team-wide month, after the first poll as after the 60th.
