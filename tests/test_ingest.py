@@ -25,7 +25,7 @@ from aispend.records import PollStatus
 from aispend.service import SpendService
 from aispend.store import reads, writes
 from aispend.store.engine import session_scope
-from aispend.store.models import OpenAICostDaily, OpenRouterActivityDaily, PollRun
+from aispend.store.models import OpenAICostDaily, OpenAIKeyName, OpenRouterActivityDaily, PollRun, table_of
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -233,20 +233,76 @@ def test_failures_keep_stored_data_and_are_recorded(
     assert runway.balance == dataset.openrouter_credits.balance  # the last good snapshot, not $0
 
 
-def test_first_poll_backfills_and_later_polls_refetch_the_month(
-    engine: Engine, providers: SimulatedProviders
+def _start(request: object) -> date:
+    return datetime.fromtimestamp(int(request.query["start_time"][0]), UTC).date()  # type: ignore[attr-defined]
+
+
+def test_first_poll_backfills_and_later_polls_fetch_only_what_can_change(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
 ) -> None:
+    config = team_config(dataset)
     make_poller(engine, providers).poll()
     first = [r for r in providers.openai.requests if r.path == "/organization/costs"]
-    assert first[0].query["start_time"] == [str(int(datetime(2026, 9, 28, tzinfo=UTC).timestamp()))]
+    assert _start(first[0]) == date(2026, 9, 28)  # the backfill (which reconciles the month too)
+    before = SpendService(engine, config).team_report(NOW)
     providers.openai.reset_requests()
-    make_poller(engine, providers, now=NOW + timedelta(minutes=30)).poll()
-    later = [r for r in providers.openai.requests if r.path == "/organization/costs"]
-    assert later[0].query["start_time"] == [str(int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()))]
-    assert providers.openrouter.count("/activity") == len(
-        [k for k in providers.dataset.openrouter_keys if k.usage > 0]
-    )  # activity only once per UTC day: the second poll fetched none
-    assert not any(r.path == "/organization/projects" for r in providers.openai.requests)  # hourly
+    providers.openrouter.reset_requests()
+    later = NOW + timedelta(minutes=30)
+    make_poller(engine, providers, now=later).poll()
+    costs = [r for r in providers.openai.requests if r.path == "/organization/costs"]
+    assert _start(costs[0]) == TODAY - timedelta(days=3)  # incremental: the days OpenAI may revise
+    assert providers.openrouter.count("/activity") == 0  # activity only once per UTC day
+    assert not any(r.path.startswith("/organization/projects") for r in providers.openai.requests)
+    # A steady-state poll is a handful of requests whatever the number of projects.
+    asked = len(providers.openai.requests) + len(providers.openrouter.requests)
+    assert asked <= 12, [r.path for r in [*providers.openai.requests, *providers.openrouter.requests]]
+    after = SpendService(engine, config).team_report(later)
+    assert after.provider_totals == before.provider_totals  # exact: nothing lost outside the window
+    assert after.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END)
+
+
+def test_the_whole_month_and_every_name_are_fetched_once_per_utc_day(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    make_poller(engine, providers).poll()
+    tomorrow = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), UTC) + timedelta(minutes=5)
+    for at, month_wide in ((tomorrow, True), (tomorrow + timedelta(minutes=15), False)):
+        providers.openai.reset_requests()
+        make_poller(engine, providers, now=at).poll()
+        costs = [r for r in providers.openai.requests if r.path == "/organization/costs"]
+        names = [r for r in providers.openai.requests if r.path.startswith("/organization/projects")]
+        if month_wide:  # the daily reconciliation, and the daily name refresh
+            assert _start(costs[0]) == MONTH
+            assert len(names) > len(dataset.openai_projects)  # the list plus each project's keys
+        else:
+            assert _start(costs[0]) == at.date() - timedelta(days=3)
+            assert names == []
+    report = SpendService(engine, team_config(dataset)).team_report(tomorrow)
+    assert report.provider_totals["openai"] == dataset.openai_cost_total(MONTH, END + timedelta(days=1))
+
+
+def test_an_unknown_id_in_the_costs_fetches_only_its_names(
+    engine: Engine, providers: SimulatedProviders, dataset: Dataset
+) -> None:
+    make_poller(engine, providers).poll()
+    some_key = next(
+        k
+        for k in dataset.openai_api_keys
+        if k.project_id != "" and any(c.api_key_id == k.id for c in dataset.openai_costs)
+    )
+    with session_scope(engine) as session:  # as if the key had been created since the last listing
+        session.execute(table_of(OpenAIKeyName).delete().where(table_of(OpenAIKeyName).c.id == some_key.id))
+    poller = make_poller(engine, providers, now=NOW + timedelta(minutes=15))
+    for _ in range(2):
+        providers.openai.reset_requests()
+        poller.poll()
+        names = [r.path for r in providers.openai.requests if r.path.startswith("/organization/projects")]
+        if _ == 0:  # one key list: the project that owns the new key
+            assert names == [f"/organization/projects/{some_key.project_id}/api_keys"]
+        else:  # looked up once: not again on every poll
+            assert names == []
+    with session_scope(engine) as session:
+        assert some_key.id in reads.directory(session).openai_keys
 
 
 def test_key_level_grouping_refused_falls_back_and_is_reported(engine: Engine, dataset: Dataset) -> None:
@@ -302,8 +358,9 @@ def test_names_come_from_archived_projects_too_and_their_absence_is_tolerated(
     assert archived_keys and not archived_keys & set(directory.openai_keys)
     assert any(k.id in directory.openai_keys for k in dataset.openai_api_keys if k.project_id != archived.id)
 
-    # Without the fault the archived project's key names are fetched as well.
+    # Without the fault the archived project's key names are fetched as well, at the next daily
+    # name refresh (between refreshes only ids the costs bring without a name are looked up).
     providers.openai.faults.clear()
-    make_poller(engine, providers, now=NOW + timedelta(hours=2)).poll()
+    make_poller(engine, providers, now=NOW + timedelta(days=1)).poll()
     with session_scope(engine) as session:
         assert archived_keys <= set(reads.directory(session).openai_keys)

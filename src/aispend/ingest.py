@@ -5,10 +5,14 @@ poll-run row), so a crash or a provider failure mid-poll leaves everything writt
 intact, and the next poll completes the picture. Writes replace whole windows (see
 ``store.writes``), so re-polling never double-counts.
 
-Windows: the first successful OpenAI costs poll backfills ``backfill_days``; later polls
-re-fetch the current UTC month plus 3 days back (late corrections). OpenRouter credits and keys
-are snapshotted every poll; ``/activity`` (last 30 completed UTC days) is fetched once per UTC
-day per key that has ever spent anything. Project and key names are refreshed hourly.
+Windows: the first successful OpenAI costs poll backfills ``backfill_days``. Later polls are
+incremental: they re-fetch only what OpenAI may still revise, today and 3 days back (late
+corrections), and once per UTC day the whole current month plus those 3 days (the daily
+reconciliation), so a steady-state poll costs a few requests whatever the size of the month.
+OpenRouter credits and keys are snapshotted every poll; ``/activity`` (last 30 completed UTC
+days) is fetched once per UTC day per key that has ever spent anything. OpenAI project and key
+names are refreshed once per UTC day, and in between only for ids the costs bring that the store
+has no name for (each looked up once a day: one request per project concerned).
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ log = logging.getLogger(__name__)
 
 REFETCH_DAYS_BACK = 3
 ACTIVITY_DAYS = 30
-NAMES_EVERY = timedelta(hours=1)
+RECONCILED_MARK = "openai.costs.reconciled"  # the UTC day the whole month was last re-fetched
+NAMES_MARK = "openai.names"  # when every project's name and key names were last listed
 POLLED_USAGE_ENDPOINTS = ("completions", "embeddings")  # the usage types teams spend on; more cost requests
 
 T = TypeVar("T")
@@ -124,6 +129,10 @@ class Poller:
         self._clock = clock
         self._secrets = tuple(secrets)
         self.limits = limits or Limits()
+        # Ids without a name already looked up today (a key OpenAI no longer lists stays
+        # unnamed: it is not asked about again on every poll). Cleared each UTC day.
+        self._looked_up_day: date | None = None
+        self._looked_up: set[str] = set()
 
     # ------------------------------------------------------------------------------ driver
 
@@ -254,25 +263,40 @@ class Poller:
 
     # ------------------------------------------------------------------------------ OpenAI
 
-    def _openai_window(self, now: datetime, backfill_days: int | None) -> tuple[date, date]:
+    def _openai_window(self, now: datetime, backfill_days: int | None) -> tuple[date, date, bool]:
+        """(start, end, whether the window reconciles the whole month) of this poll's OpenAI fetch.
+
+        Days before the incremental window are final at OpenAI, and the window is replaced as a
+        whole, so stored totals stay exact; the daily full-month fetch catches anything revised
+        later than that.
+        """
         today = now.date()
         end = today + timedelta(days=1)
+        recent = today - timedelta(days=REFETCH_DAYS_BACK)
+        month = min(month_start(today), recent)
         if backfill_days is not None:
-            return today - timedelta(days=backfill_days), end
+            start = today - timedelta(days=backfill_days)
+            return start, end, start <= month
         with session_scope(self._engine) as session:
             first = not reads.has_successful_run(session, "openai", "costs")
+            reconciled = writes.get_mark(session, RECONCILED_MARK)
         if first:
-            return today - timedelta(days=self._backfill_days), end
-        return min(month_start(today), today - timedelta(days=REFETCH_DAYS_BACK)), end
+            start = today - timedelta(days=self._backfill_days)
+            return start, end, start <= month
+        if reconciled != today.isoformat():
+            return month, end, True
+        return recent, end, False
 
     def _poll_openai(self, summary: PollSummary, now: datetime, backfill_days: int | None) -> None:
         client = self._openai
         assert client is not None
-        self._openai_names(summary, client, now)
-        start, end = self._openai_window(now, backfill_days)
+        start, end, full = self._openai_window(now, backfill_days)
 
         def write_costs(session: Session, page: CostsPage) -> WriteCount:
-            return writes.replace_openai_costs(session, start, end, page.rows)
+            count = writes.replace_openai_costs(session, start, end, page.rows)
+            if full:
+                writes.set_mark(session, RECONCILED_MARK, now.date().isoformat(), now)
+            return count
 
         def describe_costs(page: CostsPage) -> _Note:
             summary.key_level_costs = page.key_level
@@ -284,9 +308,10 @@ class Poller:
             detail = f"{start.isoformat()}..{end.isoformat()} {scope}"
             return _Note(detail, key_level_costs=page.key_level)
 
-        self._run(
+        page = self._run(
             summary, "openai", "costs", now, lambda: client.costs(start, end), write_costs, describe_costs
         )
+        self._openai_names(summary, client, now, page)
         for endpoint in POLLED_USAGE_ENDPOINTS:
             self._run(
                 summary, "openai", f"usage/{endpoint}", now, *self._usage_steps(client, endpoint, start, end)
@@ -304,37 +329,61 @@ class Poller:
 
         return fetch, write
 
-    def _openai_names(self, summary: PollSummary, client: OpenAIClient, now: datetime) -> None:
+    def _openai_names(
+        self, summary: PollSummary, client: OpenAIClient, now: datetime, page: CostsPage | None
+    ) -> None:
+        """Every name once per UTC day; in between, only the ids ``page`` brought that have no
+        stored name (a new project or key), each looked up at most once a day."""
+        today = now.date()
+        if self._looked_up_day != today:
+            self._looked_up_day, self._looked_up = today, set()
         with session_scope(self._engine) as session:
-            last = writes.get_mark(session, "openai.names")
-        if last is not None and now - datetime.fromisoformat(last) < NAMES_EVERY:
+            last = writes.get_mark(session, NAMES_MARK)
+            daily = last is None or ensure_utc(datetime.fromisoformat(last)).date() != today
+            new_projects: set[str] = set()  # project ids with no stored name
+            owners: set[str] = set()  # projects whose key list has a key with no stored name
+            if not daily and page is not None:
+                projects = {row.project_id for row in page.rows if row.project_id}
+                keys = {row.api_key_id: row.project_id for row in page.rows if row.api_key_id}
+                missing_projects, missing_keys = reads.unnamed_openai_ids(session, projects, set(keys))
+                new_projects = missing_projects - self._looked_up
+                fresh_keys = missing_keys - self._looked_up
+                owners = new_projects | {owner for k in fresh_keys if (owner := keys[k])}
+        unknown = new_projects | owners
+        if not daily and not unknown:
             return
 
+        def list_keys(project: OpenAIProject | str) -> list[OpenAIApiKey]:
+            project_id = project if isinstance(project, str) else project.id
+            try:
+                return client.api_keys(project_id)
+            except ProviderError as exc:
+                # Archived projects still own past spend, so their key names help the
+                # unattributed report; an API that no longer lists them is not an error.
+                archived = isinstance(project, str) or project.status != "active"
+                if not (archived and (isinstance(exc, BadRequest) or exc.status == 404)):
+                    raise
+                log.info("no key list for OpenAI project %s", project_id)
+                return []
+
         def fetch() -> tuple[list[OpenAIProject], list[OpenAIApiKey]]:
-            projects = client.projects()
-            keys: list[OpenAIApiKey] = []
-            for project in projects:
-                try:
-                    keys.extend(client.api_keys(project.id))
-                except ProviderError as exc:
-                    # Archived projects still own past spend, so their key names help the
-                    # unattributed report; an API that no longer lists them is not an error.
-                    archived_gone = project.status != "active" and (
-                        isinstance(exc, BadRequest) or exc.status == 404
-                    )
-                    if not archived_gone:
-                        raise
-                    log.info("no key list for archived OpenAI project %s", project.id)
-            return projects, keys
+            if daily:
+                projects = client.projects()
+                return projects, [key for project in projects for key in list_keys(project)]
+            projects = client.projects() if new_projects else []
+            return projects, [key for owner in sorted(owners) for key in list_keys(owner)]
 
         def write(session: Session, data: tuple[list[OpenAIProject], list[OpenAIApiKey]]) -> WriteCount:
             projects, keys = data
             count = writes.upsert_openai_projects(session, projects, now)
             count += writes.upsert_openai_keys(session, keys, now)
-            writes.set_mark(session, "openai.names", now.isoformat(), now)
+            if daily:
+                writes.set_mark(session, NAMES_MARK, now.isoformat(), now)
             return count
 
-        self._run(summary, "openai", "projects", now, fetch, write)
+        if self._run(summary, "openai", "projects", now, fetch, write) is not None and page is not None:
+            self._looked_up.update(unknown)
+            self._looked_up.update(k.api_key_id for k in page.rows if k.project_id in owners and k.api_key_id)
 
     # -------------------------------------------------------------------------- OpenRouter
 

@@ -163,6 +163,23 @@ def latest_runs(session: Session) -> list[PollRun]:
     return list(runs)
 
 
+def unnamed_openai_ids(
+    session: Session, project_ids: Collection[str], key_ids: Collection[str]
+) -> tuple[set[str], set[str]]:
+    """Of these OpenAI project and key ids, the ones with no stored row (primary-key lookups)."""
+
+    def missing(model: Any, ids: Collection[str]) -> set[str]:
+        table = table_of(model).c
+        wanted = sorted(ids)
+        known: set[str] = set()
+        for at in range(0, len(wanted), 1000):
+            chunk = wanted[at : at + 1000]
+            known.update(session.execute(select(table.id).where(table.id.in_(chunk))).scalars())
+        return set(wanted) - known
+
+    return missing(OpenAIProjectName, project_ids), missing(OpenAIKeyName, key_ids)
+
+
 def has_successful_run(session: Session, provider: str, endpoint: str) -> bool:
     table = table_of(PollRun).c
     query = select(table.id).where(
