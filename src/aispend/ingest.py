@@ -290,6 +290,7 @@ class Poller:
     def _poll_openai(self, summary: PollSummary, now: datetime, backfill_days: int | None) -> None:
         client = self._openai
         assert client is not None
+        self._openai_names(summary, client, now, None)
         start, end, full = self._openai_window(now, backfill_days)
 
         def write_costs(session: Session, page: CostsPage) -> WriteCount:
@@ -311,7 +312,8 @@ class Poller:
         page = self._run(
             summary, "openai", "costs", now, lambda: client.costs(start, end), write_costs, describe_costs
         )
-        self._openai_names(summary, client, now, page)
+        if page is not None:
+            self._openai_names(summary, client, now, page)
         for endpoint in POLLED_USAGE_ENDPOINTS:
             self._run(
                 summary, "openai", f"usage/{endpoint}", now, *self._usage_steps(client, endpoint, start, end)
@@ -332,8 +334,9 @@ class Poller:
     def _openai_names(
         self, summary: PollSummary, client: OpenAIClient, now: datetime, page: CostsPage | None
     ) -> None:
-        """Every name once per UTC day; in between, only the ids ``page`` brought that have no
-        stored name (a new project or key), each looked up at most once a day."""
+        """Every name once per UTC day (``page`` None: called before the costs are fetched);
+        in between, only the ids the costs ``page`` brought that have no stored name (a new
+        project or key), each looked up at most once a day."""
         today = now.date()
         if self._looked_up_day != today:
             self._looked_up_day, self._looked_up = today, set()
@@ -350,8 +353,8 @@ class Poller:
                 fresh_keys = missing_keys - self._looked_up
                 owners = new_projects | {owner for k in fresh_keys if (owner := keys[k])}
         unknown = new_projects | owners
-        if not daily and not unknown:
-            return
+        if (daily and page is not None) or (not daily and not unknown):
+            return  # a daily listing that failed this poll is retried by the next one
 
         def list_keys(project: OpenAIProject | str) -> list[OpenAIApiKey]:
             project_id = project if isinstance(project, str) else project.id
