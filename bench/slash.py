@@ -40,6 +40,7 @@ from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
 from aispend.slack.web import create_web_app
 from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
+from aispend.spend.visibility import Audience
 from aispend.store.engine import make_engine
 from bench.common import (
     REPORT_NOW,
@@ -98,20 +99,20 @@ class TimedReader:
     def project_report(self, name: str, now: datetime, month: date | None = None) -> ProjectReport | None:
         return self._time("project_report", lambda: self.inner.project_report(name, now, month))
 
-    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
-        return self._time("team_report", lambda: self.inner.team_report(now, month))
+    def team_report(self, now: datetime, month: date | None = None, *, audience: Audience) -> TeamReport:
+        return self._time("team_report", lambda: self.inner.team_report(now, month, audience=audience))
 
-    def runway(self, now: datetime) -> Runway:
-        return self._time("runway", lambda: self.inner.runway(now))
+    def runway(self, now: datetime, *, audience: Audience) -> Runway:
+        return self._time("runway", lambda: self.inner.runway(now, audience=audience))
 
-    def mix(self, now: datetime, project: str | None = None) -> MixReport:
-        return self._time("mix", lambda: self.inner.mix(now, project))
+    def mix(self, now: datetime, project: str | None = None, *, audience: Audience) -> MixReport:
+        return self._time("mix", lambda: self.inner.mix(now, project, audience=audience))
 
-    def routes(self, now: datetime) -> RoutesReport:
-        return self._time("routes", lambda: self.inner.routes(now))
+    def routes(self, now: datetime, *, audience: Audience) -> RoutesReport:
+        return self._time("routes", lambda: self.inner.routes(now, audience=audience))
 
-    def movers(self, now: datetime) -> tuple[Mover, ...]:
-        return self._time("movers", lambda: self.inner.movers(now))
+    def movers(self, now: datetime, *, audience: Audience) -> tuple[Mover, ...]:
+        return self._time("movers", lambda: self.inner.movers(now, audience=audience))
 
     def last_poll_at(self) -> datetime | None:
         return self._time("last_poll_at", self.inner.last_poll_at)

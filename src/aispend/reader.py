@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 from aispend.config import Config
 from aispend.records import PollStatus, Provider
 from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
+from aispend.spend.visibility import Audience
 
 
 class StoreUnavailable(Exception):
@@ -50,22 +51,27 @@ class Health:
 
 
 class SpendReader(Protocol):
+    """Team-wide questions take the ``audience`` that will read the answer (``spend.visibility``):
+    the spend of projects it may not see is left out before anything is summed. It is required
+    here, so nothing that posts to people can forget it; the CLI passes ``OPERATOR``."""
+
     @property
     def config(self) -> Config: ...
 
     def project_report(self, name: str, now: datetime, month: date | None = None) -> ProjectReport | None:
-        """None when no configured project has that name (case-insensitive)."""
+        """None when no configured project has that name (case-insensitive). Check
+        ``spend.visibility.may_see`` before showing it."""
         ...
 
-    def team_report(self, now: datetime, month: date | None = None) -> TeamReport: ...
+    def team_report(self, now: datetime, month: date | None = None, *, audience: Audience) -> TeamReport: ...
 
-    def runway(self, now: datetime) -> Runway: ...
+    def runway(self, now: datetime, *, audience: Audience) -> Runway: ...
 
-    def mix(self, now: datetime, project: str | None = None) -> MixReport: ...
+    def mix(self, now: datetime, project: str | None = None, *, audience: Audience) -> MixReport: ...
 
-    def routes(self, now: datetime) -> RoutesReport: ...
+    def routes(self, now: datetime, *, audience: Audience) -> RoutesReport: ...
 
-    def movers(self, now: datetime) -> tuple[Mover, ...]: ...
+    def movers(self, now: datetime, *, audience: Audience) -> tuple[Mover, ...]: ...
 
     def last_poll_at(self) -> datetime | None:
         """When the newest poll started (cheap: the answers' "as of" line)."""

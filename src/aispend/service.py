@@ -30,14 +30,13 @@ from aispend.digest.content import CHART_WEEKS, AlertHistory, DigestInputs, mont
 from aispend.digest.weeks import IsoWeek
 from aispend.money import from_nanos
 from aispend.reader import EndpointHealth, Health
-from aispend.records import PROVIDERS, PollStatus, Provider
+from aispend.records import PROVIDERS, OpenRouterActivity, PollStatus, Provider
 from aispend.spend.attribution import Matcher, build_matcher
 from aispend.spend.mix import model_mix, movers, route_costs, weeks
 from aispend.spend.model import (
     DataStatus,
     Directory,
     MixReport,
-    ModelSpend,
     MonthSpend,
     Mover,
     ProjectReport,
@@ -51,7 +50,6 @@ from aispend.spend.model import (
 from aispend.spend.reports import (
     daily_by_project,
     fill_openrouter_gaps,
-    model_label,
     project_report,
     reclock,
     reclock_team,
@@ -67,7 +65,17 @@ from aispend.spend.status import (
     for_month,
     status_key,
 )
-from aispend.spend.units import attach_units, model_units, project_units
+from aispend.spend.units import attach_units, model_units, project_units, team_models
+from aispend.spend.visibility import (
+    OPERATOR,
+    Audience,
+    View,
+    view_for,
+    visible_batch_tokens,
+    visible_runway,
+    visible_team,
+    visible_units,
+)
 from aispend.store import reads
 from aispend.store.engine import REQUEST, make_engine, ping, session_scope
 from aispend.store.models import PollRun
@@ -79,6 +87,7 @@ _DAY = timedelta(days=1)
 _SPIKE_REACH = timedelta(days=8)  # the spike rule's last complete day and the 7 days before it
 _EVERY_CAP = Decimal(1000)  # key_caps threshold that lists every capped key (rules apply their own line)
 _REPORT_CACHE_SIZE = 512  # one entry per project asked about, plus the team-wide month
+_TEAM_INPUTS_CACHE_SIZE = 4  # team months whose lines are kept (this month, a few others asked)
 _NO_OPENAI: Collection[str] = ()
 
 
@@ -112,6 +121,16 @@ class SpendService:
         # cache holds at most one entry per project and question whatever the time in service.
         self._reports: OrderedDict[tuple[object, ...], ProjectReport | TeamReport] = OrderedDict()
         self._reports_generation = -1
+        # The team's last two weeks (mix, movers) and route rows per key, per (generation, UTC
+        # day), with every project's spend in them: each audience's answer filters these by
+        # attribution when it aggregates, instead of reading the store again per viewer.
+        self._recent: tuple[tuple[object, ...], list[SpendLine]] | None = None
+        self._route_rows: tuple[tuple[object, ...], list[OpenRouterActivity]] | None = None
+        # The money and usage lines a cached team report was summed from, so an audience's
+        # per-model units are summed again over its visible projects only.
+        self._team_inputs: OrderedDict[tuple[object, ...], tuple[Sequence[SpendLine], list[UsageLine]]] = (
+            OrderedDict()
+        )
 
     @property
     def config(self) -> Config:
@@ -124,6 +143,10 @@ class SpendService:
         with session_scope(self._engine) as session:
             _, matcher = self._matcher(session)
         return double_claim_problems(self._config, matcher.directory)
+
+    def view(self, audience: Audience) -> View:
+        """The projects ``audience`` may see, from the config (``spend.visibility``)."""
+        return view_for(self._config.projects, audience, self._config.admins)
 
     # ------------------------------------------------------------------------------ helpers
 
@@ -312,7 +335,11 @@ class SpendService:
         self._remember(key, report)
         return report
 
-    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
+    def team_report(
+        self, now: datetime, month: date | None = None, *, audience: Audience = OPERATOR
+    ) -> TeamReport:
+        """Every project's report, without those ``audience`` may not see (the default, the
+        operator, sees all). One team-wide report is cached per poll; audiences filter it."""
         now = ensure_utc(now)
         first = month_start(month or now.date())
         with session_scope(self._engine) as session:
@@ -321,7 +348,7 @@ class SpendService:
             key = (generation, first, now.date(), None, status_key(status))
             cached = self._cached_report(key)
             if isinstance(cached, TeamReport):
-                return reclock_team(cached, now)
+                return self._for_audience(reclock_team(cached, now), key, matcher, audience)
             data = self._month_spend(session, matcher, first, now, reads.ALL, status)
             usable = usable_providers(status)
             every = [
@@ -337,15 +364,34 @@ class SpendService:
             units=model_units(team_models(data.lines), every),
         )
         self._remember(key, report)
-        return report
+        with self._lock:
+            self._team_inputs[key] = (data.lines, every)
+            while len(self._team_inputs) > _TEAM_INPUTS_CACHE_SIZE:
+                self._team_inputs.popitem(last=False)
+        return self._for_audience(report, key, matcher, audience)
 
-    def runway(self, now: datetime) -> Runway:
+    def _for_audience(
+        self, report: TeamReport, key: tuple[object, ...], matcher: Matcher, audience: Audience
+    ) -> TeamReport:
+        """``report`` as ``audience`` may see it; the per-model units are summed again from the
+        month's lines of the visible projects (kept with the report), never derived from totals."""
+        view = self.view(audience)
+        if view.complete:
+            return report
+        with self._lock:
+            inputs = self._team_inputs.get(key)
+        units = visible_units(inputs[0], inputs[1], matcher, view) if inputs is not None else ()
+        return visible_team(report, view, units=units)
+
+    def runway(self, now: datetime, *, audience: Audience = OPERATOR) -> Runway:
+        """The OpenRouter credit runway; key caps of projects ``audience`` may not see are left
+        out (balance and burn are account-wide)."""
         now = ensure_utc(now)
         today = now.date()
         start, end = today - 8 * _DAY, today + _DAY
         openrouter_only = Scope(openai_projects=_NO_OPENAI)
         with session_scope(self._engine) as session:
-            generation = reads.generation(session)
+            generation, matcher = self._matcher(session)
             runs = {
                 r.endpoint: r for r in self._endpoint_runs(session, generation) if r.provider == "openrouter"
             }
@@ -375,38 +421,72 @@ class SpendService:
             stale_after=self._stale_after,
         )
         byok_7d = byok / 7 if runway.burn_7d is not None or byok else None
-        return replace(runway, data=credits, byok_7d=byok_7d)
+        runway = replace(runway, data=credits, byok_7d=byok_7d)
+        return visible_runway(runway, matcher, self.view(audience))
 
-    def mix(self, now: datetime, project: str | None = None) -> MixReport:
+    def _team_recent(
+        self, session: Session, generation: int, now: datetime, status: DataStatus
+    ) -> list[SpendLine]:
+        """:meth:`_recent_lines` for the whole team, read once per poll, UTC day and data status."""
+        key = (generation, now.date(), status_key(status))
+        with self._lock:
+            if self._recent is not None and self._recent[0] == key:
+                return self._recent[1]
+        lines = self._recent_lines(session, now, status)
+        with self._lock:
+            self._recent = (key, lines)
+        return lines
+
+    def mix(self, now: datetime, project: str | None = None, *, audience: Audience = OPERATOR) -> MixReport:
+        """Model mix of one project or the team; spend of projects ``audience`` may not see is
+        left out before the shares are computed."""
         now = ensure_utc(now)
         config = self._config.project(project) if project is not None else None
+        view = self.view(audience)
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
             status = self._status(session, generation, now, now.date())
-            scope = self._scope_for(matcher, config.name) if config is not None else reads.ALL
-            lines = self._recent_lines(session, now, status, scope)
             wk = weeks(now)
-            batch, grouped = reads.batch_tokens(session, wk.this_start, wk.this_end + _DAY, scope)
+            if config is not None:
+                scope = self._scope_for(matcher, config.name)
+                lines = self._recent_lines(session, now, status, scope)
+                batch, grouped = reads.batch_tokens(session, wk.this_start, wk.this_end + _DAY, scope)
+            else:
+                lines = self._team_recent(session, generation, now, status)
+                rows = reads.batch_tokens_by_ref(session, wk.this_start, wk.this_end + _DAY)
+                batch, grouped = visible_batch_tokens(rows, matcher, view)
         name = config.name if config is not None else project
-        mix = model_mix(lines, now, project=name, matcher=matcher, data=status)
+        mix = model_mix(lines, now, project=name, matcher=matcher, data=status, view=view)
         if "openai" not in usable_providers(status) or grouped <= 0:
             return mix
         return replace(mix, batch_share=(Decimal(batch) * 100 / grouped).quantize(Decimal("0.1")))
 
-    def routes(self, now: datetime) -> RoutesReport:
+    def routes(self, now: datetime, *, audience: Audience = OPERATOR) -> RoutesReport:
+        """OpenRouter routes of the last 7 complete days, without the keys of projects
+        ``audience`` may not see."""
         now = ensure_utc(now)
         wk = weeks(now)
         with session_scope(self._engine) as session:
-            totals = reads.route_totals(session, wk.this_start, wk.this_end + _DAY)
-        return route_costs(totals, now)
+            generation, matcher = self._matcher(session)
+            key = (generation, now.date())
+            with self._lock:
+                cached = self._route_rows
+            if cached is not None and cached[0] == key:
+                rows = cached[1]
+            else:
+                rows = reads.route_totals(session, wk.this_start, wk.this_end + _DAY)
+                with self._lock:
+                    self._route_rows = (key, rows)
+        return route_costs(rows, now, matcher=matcher, view=self.view(audience))
 
-    def movers(self, now: datetime) -> tuple[Mover, ...]:
+    def movers(self, now: datetime, *, audience: Audience = OPERATOR) -> tuple[Mover, ...]:
+        """Week-over-week movers among the projects ``audience`` may see."""
         now = ensure_utc(now)
         with session_scope(self._engine) as session:
             generation, matcher = self._matcher(session)
             status = self._status(session, generation, now, now.date())
-            lines = self._recent_lines(session, now, status)
-        return movers(lines, matcher, now)
+            lines = self._team_recent(session, generation, now, status)
+        return movers(lines, matcher, now, view=self.view(audience))
 
     def alert_inputs(self, now: datetime) -> AlertInputs:
         """What the alert rules judge (``aispend.alerts.job.AlertSource``): the team's month,
@@ -569,13 +649,3 @@ def with_units(report: ProjectReport, usage: dict[str, list[UsageLine]]) -> Proj
     mine = usage.get(report.project, [])
     total = report.total if report.known else None
     return replace(report, units=model_units(report.by_model, mine), unit_totals=project_units(total, mine))
-
-
-def team_models(lines: Sequence[SpendLine]) -> list[ModelSpend]:
-    """Billed dollars per (provider, model) over every line, largest first."""
-    sums: dict[tuple[Provider, str], Decimal] = {}
-    for line in lines:
-        key = (line.provider, model_label(line))
-        sums[key] = sums.get(key, Decimal(0)) + line.amount
-    ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [ModelSpend(provider=p, model=m, usd=usd) for (p, m), usd in ordered]

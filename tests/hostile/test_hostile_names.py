@@ -37,6 +37,7 @@ from aispend.slack.blocks import (
 from aispend.slack.commands import parse_command
 from aispend.slack.home import REFRESH_ACTION, home_view
 from aispend.spend.model import KeyCap, ModelShare, ModelSpend, RouteCost, Unattributed, UnattributedRef
+from aispend.spend.visibility import OPERATOR, Audience
 from tests.slack.conftest import ADMIN, NOW, OWNER, InMemoryReader, all_texts
 
 D = Decimal
@@ -69,13 +70,16 @@ def hostile_reader() -> InMemoryReader:
 
 
 def messages(data: InMemoryReader) -> dict[str, Message]:
-    runway = replace(data.runway(NOW), low_keys=(KeyCap("a1b2c3", hostile("capkey"), D(50), D(1), D(2)),))
+    runway = replace(
+        data.runway(NOW, audience=OPERATOR),
+        low_keys=(KeyCap("a1b2c3", hostile("capkey"), D(50), D(1), D(2)),),
+    )
     mix = replace(
-        data.mix(NOW),
+        data.mix(NOW, audience=OPERATOR),
         models=(ModelShare("openrouter", hostile("mixmodel"), D(1), D(1), D(50), D(50), D(0), False),),
     )
     routes = replace(
-        data.routes(NOW),
+        data.routes(NOW, audience=OPERATOR),
         routes=(RouteCost(hostile("routemodel"), hostile("upstream"), D(1), 1, 1000, D(1000), D(100)),),
     )
     health = replace(
@@ -84,12 +88,12 @@ def messages(data: InMemoryReader) -> dict[str, Message]:
             EndpointHealth("openai", hostile("endpoint"), PollStatus.ERROR, NOW, None, hostile("error")),
         ),
     )
-    month = data.team_report(NOW)
+    month = data.team_report(NOW, audience=OPERATOR)
     report = data.project_report("search", NOW)
     assert report is not None
     return {
         "project": project_message(report, tz=BERLIN, last_poll_at=NOW),
-        "projects": projects_message(month, visible=lambda _: True, tz=BERLIN, last_poll_at=NOW),
+        "projects": projects_message(month, tz=BERLIN, last_poll_at=NOW),
         "credits": credits_message(runway, tz=BERLIN),
         "models": models_message(mix),
         "routes": routes_message(routes),
@@ -141,9 +145,16 @@ def test_echoed_user_text_with_a_backtick_stays_in_its_code_span() -> None:
 
 def _view(user: str) -> dict[str, Any]:
     data = hostile_reader()
-    runway = replace(data.runway(NOW), low_keys=(KeyCap("a1b2c3", hostile("capkey"), D(50), D(1), D(2)),))
+    runway = replace(
+        data.runway(NOW, audience=OPERATOR),
+        low_keys=(KeyCap("a1b2c3", hostile("capkey"), D(50), D(1), D(2)),),
+    )
     return home_view(
-        config=data.config, month=data.team_report(NOW), runway=runway, user_id=user, last_poll_at=NOW
+        config=data.config,
+        month=data.team_report(NOW, audience=Audience.user(user)),
+        runway=runway,
+        user_id=user,
+        last_poll_at=NOW,
     )
 
 
@@ -175,9 +186,10 @@ def test_the_terminal_shows_hostile_names_inert_and_never_crashes_on_markup() ->
     assert report is not None
     report = replace(report, by_model=(ModelSpend("openai", markup + hostile("model"), report.total),))
     runway = replace(
-        data.runway(NOW), low_keys=(KeyCap("a1b2c3", markup + hostile("capkey"), D(50), D(1), D(2)),)
+        data.runway(NOW, audience=OPERATOR),
+        low_keys=(KeyCap("a1b2c3", markup + hostile("capkey"), D(50), D(1), D(2)),),
     )
-    team = data.team_report(NOW)
+    team = data.team_report(NOW, audience=OPERATOR)
     team = replace(team, projects=(replace(team.projects[0], owner=markup + "U0X"), *team.projects[1:]))
     texts = [
         _terminal(lambda console: print_project(report, console)),

@@ -45,6 +45,7 @@ from aispend.spend.model import (
     Unattributed,
     UnattributedRef,
 )
+from aispend.spend.visibility import Audience, view_for, visible_team
 from tests.fakes import slack_requests
 from tests.fakes.asgi_server import serve_in_thread
 from tests.fakes.fake_slack import FakeSlack
@@ -167,6 +168,7 @@ class InMemoryReader:
     config: Config = field(default_factory=lambda: parse_config(CONFIG_DATA))
     reports: tuple[ProjectReport, ...] = field(default_factory=build_reports)
     calls: list[str] = field(default_factory=list)
+    audiences: list[Audience] = field(default_factory=list)  # the audience of each team-wide call
     unattributed: Unattributed = field(
         default_factory=lambda: Unattributed(
             by_provider={"openai": D("42.10"), "openrouter": D("7.90")},
@@ -182,16 +184,19 @@ class InMemoryReader:
         self.calls.append("project_report")
         return next((r for r in self.reports if r.project.lower() == name.lower()), None)
 
-    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
+    def team_report(self, now: datetime, month: date | None = None, *, audience: Audience) -> TeamReport:
         self.calls.append("team_report")
+        self.audiences.append(audience)
         totals: dict[Provider, Decimal] = dict(self.unattributed.by_provider)
         for report in self.reports:
             for provider, usd in report.by_provider.items():
                 totals[provider] = totals.get(provider, D(0)) + usd
-        return TeamReport(MONTH, now, self.reports, self.unattributed, totals)
+        full = TeamReport(MONTH, now, self.reports, self.unattributed, totals)
+        return visible_team(full, view_for(self.config.projects, audience, self.config.admins))
 
-    def runway(self, now: datetime) -> Runway:
+    def runway(self, now: datetime, *, audience: Audience) -> Runway:
         self.calls.append("runway")
+        self.audiences.append(audience)
         cap = KeyCap("a1b2c3", "search-prod", D(50), D("4.5"), D(9))
         return Runway(
             as_of=now,
@@ -209,8 +214,11 @@ class InMemoryReader:
             low_keys=(cap,),
         )
 
-    def mix(self, now: datetime, project: str | None = None) -> MixReport:
+    def mix(self, now: datetime, project: str | None = None, *, audience: Audience) -> MixReport:
+        """Literal lines carry no attribution, so the audience is only recorded here; the
+        store-backed tests (tests/hostile/test_visibility.py) check the filtering."""
         self.calls.append("mix")
+        self.audiences.append(audience)
         return MixReport(
             project=project,
             week_start=date(2026, 11, 20),
@@ -225,8 +233,9 @@ class InMemoryReader:
             ),
         )
 
-    def routes(self, now: datetime) -> RoutesReport:
+    def routes(self, now: datetime, *, audience: Audience) -> RoutesReport:
         self.calls.append("routes")
+        self.audiences.append(audience)
         return RoutesReport(
             start=date(2026, 11, 20),
             end=date(2026, 11, 26),
@@ -239,8 +248,9 @@ class InMemoryReader:
             ),
         )
 
-    def movers(self, now: datetime) -> tuple[Mover, ...]:
+    def movers(self, now: datetime, *, audience: Audience) -> tuple[Mover, ...]:
         self.calls.append("movers")
+        self.audiences.append(audience)
         return ()
 
     def last_poll_at(self) -> datetime | None:
@@ -285,25 +295,25 @@ class CountingReader:
         self.calls.append("project_report")
         return self.inner.project_report(name, now, month)
 
-    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
+    def team_report(self, now: datetime, month: date | None = None, *, audience: Audience) -> TeamReport:
         self.calls.append("team_report")
-        return self.inner.team_report(now, month)
+        return self.inner.team_report(now, month, audience=audience)
 
-    def runway(self, now: datetime) -> Runway:
+    def runway(self, now: datetime, *, audience: Audience) -> Runway:
         self.calls.append("runway")
-        return self.inner.runway(now)
+        return self.inner.runway(now, audience=audience)
 
-    def mix(self, now: datetime, project: str | None = None) -> MixReport:
+    def mix(self, now: datetime, project: str | None = None, *, audience: Audience) -> MixReport:
         self.calls.append("mix")
-        return self.inner.mix(now, project)
+        return self.inner.mix(now, project, audience=audience)
 
-    def routes(self, now: datetime) -> RoutesReport:
+    def routes(self, now: datetime, *, audience: Audience) -> RoutesReport:
         self.calls.append("routes")
-        return self.inner.routes(now)
+        return self.inner.routes(now, audience=audience)
 
-    def movers(self, now: datetime) -> tuple[Mover, ...]:
+    def movers(self, now: datetime, *, audience: Audience) -> tuple[Mover, ...]:
         self.calls.append("movers")
-        return self.inner.movers(now)
+        return self.inner.movers(now, audience=audience)
 
     def last_poll_at(self) -> datetime | None:
         self.calls.append("last_poll_at")

@@ -18,6 +18,7 @@ from aispend.money import fmt_usd
 from aispend.reader import SpendReader
 from aispend.slack.app import build_app
 from aispend.slack.home import HomeAudience
+from aispend.spend.visibility import Audience
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.conftest import (
     ADMIN,
@@ -88,7 +89,7 @@ def test_share_posts_in_channel(bolt_app: App, fake: FakeSlack, reader: SpendRea
     assert body["response_type"] == "ephemeral" and "Posted" in body["text"]
     (posted,) = fake.wait_for("/response/share")
     assert posted.data["response_type"] == "in_channel"
-    balance = reader.runway(NOW).balance
+    balance = reader.runway(NOW, audience=Audience.channel()).balance
     assert balance is not None and fmt_usd(balance) in joined(posted.data)
 
 
@@ -98,6 +99,7 @@ def test_shared_project_list_hides_private_figures_even_for_admins(bolt_app: App
     (shared,) = fake.wait_for("/response/list")
     text = joined(shared.data)
     assert ":lock: *atlas*" in text and "$480.00" not in text and "*Total*" not in text
+    assert "Shared in the channel, so the spend of private projects is left out" in text
 
 
 def test_failed_share_is_counted(bolt_app: App, fake: FakeSlack, metrics: Metrics) -> None:
@@ -120,7 +122,7 @@ def test_reader_failure_gives_a_friendly_ephemeral(web_client: WebClient, reader
     metrics = Metrics()
 
     class Broken(CountingReader):
-        def runway(self, now: Any) -> Any:
+        def runway(self, now: Any, *, audience: Any) -> Any:
             raise RuntimeError("database is on fire")
 
     app = build_app(

@@ -27,6 +27,7 @@ from aispend.slack.blocks import (
 )
 from aispend.slack.home import home_view
 from aispend.spend.model import ModelSpend, Unattributed, UnattributedRef
+from aispend.spend.visibility import OPERATOR, Audience
 from tests.slack.conftest import ADMIN, NOW, OWNER, STRANGER, InMemoryReader, joined
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -99,47 +100,53 @@ def test_budget_bar_and_sparkline() -> None:
 
 
 def test_projects_hide_restricted_figures(data: InMemoryReader) -> None:
-    month = data.team_report(NOW)
-    config = data.config
-    from aispend.slack.access import can_view
-
-    stranger = projects_message(
-        month, visible=lambda p: can_view(config, p, STRANGER), tz=BERLIN, last_poll_at=None
-    )
-    text = joined(stranger.blocks)
+    month = data.team_report(NOW, audience=Audience.user(STRANGER))
+    text = joined(projects_message(month, tz=BERLIN, last_poll_at=None).blocks)
     assert "*search*  62% of $2,000.00" in text and "$1,234.57" in text
     assert ":lock: *atlas*" in text and "$480.00" not in text and "96%" not in text
     assert "$75.25" not in text
     assert "$50.00" in text and "unattributed" in text
-    assert "*Total*" not in text  # a total would give the private projects away
+    assert "*Total*" not in text and "$1,851.82" not in text  # the team total gives them away
+    # What is shown adds up (search + labs + unattributed), and says that something is left out.
+    assert "*Total shown* `$1,296.57`  OpenAI $1,054.10 · OpenRouter $242.47" in text
+    assert "Spend of private projects you can't see is left out" in text
+    # Locked lines come after every figure, so their rank cannot hint at their size.
+    assert text.index("*labs*") < text.index(":lock: *atlas*") < text.index(":lock: *billing*")
+    shared = joined(
+        projects_message(
+            data.team_report(NOW, audience=Audience.channel("C1")), tz=BERLIN, last_poll_at=None, shared=True
+        ).blocks
+    )
+    assert "Shared in the channel" in shared and "$480.00" not in shared
     admin = joined(
         projects_message(
-            month, visible=lambda p: can_view(config, p, ADMIN), tz=BERLIN, last_poll_at=None
+            data.team_report(NOW, audience=Audience.user(ADMIN)), tz=BERLIN, last_poll_at=None
         ).blocks
     )
     assert "$480.00" in admin and "*Total* `$1,851.82`" in admin and "OpenAI $1,534.10" in admin
+    assert ":lock:" not in admin
 
 
 def test_credits(data: InMemoryReader) -> None:
-    text = joined(credits_message(data.runway(NOW), tz=BERLIN).blocks)
+    text = joined(credits_message(data.runway(NOW, audience=OPERATOR), tz=BERLIN).blocks)
     for expected in ("$123.45", "$29.40/day", "7-day average", "4.2 days", "Tue Dec 1", "medium", "low"):
         assert expected in text
     assert "$4.50 of $50.00 left (9%)" in text and "search-prod" in text
-    stale = replace(data.runway(NOW), stale=True, status="stale")
+    stale = replace(data.runway(NOW, audience=OPERATOR), stale=True, status="stale")
     assert "stale" in joined(credits_message(stale, tz=BERLIN).blocks)
-    unknown = replace(data.runway(NOW), balance=None, status="unknown", low_keys=())
+    unknown = replace(data.runway(NOW, audience=OPERATOR), balance=None, status="unknown", low_keys=())
     assert "No OpenRouter credit reading yet" in joined(credits_message(unknown, tz=BERLIN).blocks)
 
 
 def test_models_mix(data: InMemoryReader) -> None:
-    text = joined(models_message(data.mix(NOW)).blocks)
+    text = joined(models_message(data.mix(NOW, audience=OPERATOR)).blocks)
     assert "`$300.00`" in text and "`$250.00`" in text
     assert "`50.0%` `$150.00`  gpt-4o · OpenAI  ↓ -10.0 pp" in text
     assert "deepseek/deepseek-r1 · OpenRouter  :new: NEW" in text
 
 
 def test_routes_side_by_side(data: InMemoryReader) -> None:
-    text = joined(routes_message(data.routes(NOW)).blocks)
+    text = joined(routes_message(data.routes(NOW, audience=OPERATOR)).blocks)
     assert "`$150.00` `$15.00/1M`  Anthropic (75%)" in text
     assert "` $50.00` `$16.67/1M`  Amazon Bedrock (25%)" in text
     assert text.index("claude-3.5-sonnet") < text.index("llama-3.1-70b")
@@ -207,8 +214,8 @@ def test_home_view_shows_the_viewers_projects(data: InMemoryReader) -> None:
         return joined(
             home_view(
                 config=data.config,
-                month=data.team_report(NOW),
-                runway=data.runway(NOW),
+                month=data.team_report(NOW, audience=Audience.user(user)),
+                runway=data.runway(NOW, audience=Audience.user(user)),
                 user_id=user,
                 last_poll_at=NOW,
             )["blocks"]
@@ -216,19 +223,28 @@ def test_home_view_shows_the_viewers_projects(data: InMemoryReader) -> None:
 
     owner = view(OWNER)
     assert "*search*" in owner and "*atlas*" not in owner and "$1,234.57" in owner
+    # The headline is what the owner may see: public projects and unattributed spend.
+    assert "`$1,296.57`" in owner and "$1,851.82" not in owner and "$480.00" not in owner
+    assert "Spend of private projects you can't see is left out" in owner
     assert "▰▰▰▰▰▰▱▱▱▱ 62%" in owner and "On track" in owner
     assert "$123.45" in owner and "4.2 days" in owner  # credit runway
     assert "Open alerts" in owner and "No open alerts" in owner  # empty state for now
     admin = view(ADMIN)
     assert all(f"*{name}*" in admin for name in ("search", "atlas", "billing", "labs"))
-    assert "$1,851.82" in admin
+    assert "$1,851.82" in admin and "left out" not in admin
     assert "You don't own any project" in view(STRANGER)
 
 
 def test_home_view_stays_within_100_blocks(data: InMemoryReader) -> None:
-    base = data.team_report(NOW)
+    base = data.team_report(NOW, audience=OPERATOR)
     many = replace(base, projects=tuple(replace(base.projects[0], project=f"p{i}") for i in range(300)))
-    view = home_view(config=data.config, month=many, runway=data.runway(NOW), user_id=ADMIN, last_poll_at=NOW)
+    view = home_view(
+        config=data.config,
+        month=many,
+        runway=data.runway(NOW, audience=OPERATOR),
+        user_id=ADMIN,
+        last_poll_at=NOW,
+    )
     assert len(view["blocks"]) == MAX_HOME_BLOCKS
     text = joined(view["blocks"])
     assert "…and" in text and "OpenRouter credit runway" in text and "Open alerts" in text

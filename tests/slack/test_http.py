@@ -10,6 +10,7 @@ import pytest
 from aispend.money import fmt_usd
 from aispend.reader import SpendReader
 from aispend.slack.home import HomeAudience
+from aispend.spend.visibility import Audience
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.conftest import (
     ADMIN,
@@ -36,15 +37,16 @@ def post_command(server: Server, text: str, **kwargs: Any) -> dict[str, Any]:
 def _expected(reader: SpendReader) -> dict[str, list[str]]:
     search = reader.project_report("search", NOW)
     assert search is not None
-    month = reader.team_report(NOW)
-    runway = reader.runway(NOW)
-    mix = reader.mix(NOW)
-    routes = reader.routes(NOW)
+    # Commands are posted as OWNER, who may see the public projects but not the private ones.
+    audience = Audience.user(OWNER)
+    month = reader.team_report(NOW, audience=audience)
+    runway = reader.runway(NOW, audience=audience)
+    mix = reader.mix(NOW, audience=audience)
+    routes = reader.routes(NOW, audience=audience)
     health = reader.health(NOW)
     return {
         "project search": [fmt_usd(search.total), *(fmt_usd(v) for v in search.by_provider.values())],
-        "projects": [fmt_usd(p.total) for p in month.projects if p.visibility == "public"]
-        + [fmt_usd(month.unattributed.total)],
+        "projects": [fmt_usd(p.total) for p in month.projects] + [fmt_usd(month.unattributed.total)],
         "credits": [fmt_usd(runway.balance)] if runway.balance is not None else ["No OpenRouter credit"],
         "models": [fmt_usd(mix.this_week), fmt_usd(mix.last_week), *(m.model for m in mix.models[:3])],
         "routes": [fmt_usd(r.usd) for r in routes.routes[:3]],

@@ -39,6 +39,7 @@ from aispend.slack.app import answer
 from aispend.slack.commands import parse_command
 from aispend.slack.home import home_view
 from aispend.spend.export import project_json
+from aispend.spend.visibility import Audience
 from aispend.store.engine import open_store
 from aispend.terminal import render_blocks
 
@@ -184,8 +185,8 @@ def run_demo(*, keep: bool = False, console: Console | None = None, now: datetim
         _slack(out, f"/aispend {text}", reply.text, reply.blocks)
     view = home_view(
         config=config,
-        month=service.team_report(now),
-        runway=service.runway(now),
+        month=service.team_report(now, audience=Audience.user(DEMO_ADMIN)),
+        runway=service.runway(now, audience=Audience.user(DEMO_ADMIN)),
         user_id=DEMO_ADMIN,
         last_poll_at=now,
     )

@@ -1,37 +1,27 @@
-"""Who may see a project's figures (``visibility`` in README: Configure).
+"""Who may see a project's figures, as the Slack app asks it (``visibility`` in README: Configure).
 
-``public`` projects are visible to everyone in the workspace. ``owner`` projects show details only
-to their owner (a user id compared for equality) and to ``admins``; when the owner is a user
-group (``S…``) we cannot tell membership without extra scopes, so only admins see the details.
-Everyone else gets a polite refusal that reveals no figures.
+The rule itself is pure and lives in :mod:`aispend.spend.visibility`; this module only turns a
+Slack request into an :class:`~aispend.spend.visibility.Audience`. A private reply is read by the
+person who asked; anything posted in a channel (``share``) by every member, present and future,
+so it is computed for the least-privileged of them, whoever pressed ``share``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from aispend.config import Config
+from aispend.spend.visibility import Audience, Owned, may_see
+
+__all__ = ["Owned", "audience_for", "can_view", "owns"]
 
 
-class Owned(Protocol):
-    """Anything with an owner and a visibility: ``ProjectConfig`` and ``ProjectReport`` both are."""
-
-    @property
-    def owner(self) -> str | None: ...
-
-    @property
-    def visibility(self) -> str: ...
+def audience_for(user_id: str, *, share: bool, channel_id: str | None = None) -> Audience:
+    """The audience of one answer: the channel when it is shared, else the user who asked."""
+    return Audience.channel(channel_id) if share else Audience.user(user_id)
 
 
 def can_view(config: Config, project: Owned, user_id: str) -> bool:
-    if project.visibility != "owner":
-        return True
-    if config.is_admin(user_id):
-        return True
-    owner = project.owner
-    if owner is None or owner.startswith("S"):
-        return False
-    return owner == user_id
+    """Whether ``user_id`` may see ``project``'s figures in a private reply."""
+    return may_see(project, Audience.user(user_id), config.admins)
 
 
 def owns(config: Config, project: Owned, user_id: str) -> bool:

@@ -25,7 +25,7 @@ from aispend.clock import utcnow
 from aispend.metrics import Metrics
 from aispend.reader import BoundedReads, SpendReader, StoreUnavailable
 from aispend.slack import messages as msg
-from aispend.slack.access import can_view
+from aispend.slack.access import audience_for, can_view
 from aispend.slack.alert_blocks import alerts_list_message
 from aispend.slack.blocks import (
     Message,
@@ -47,7 +47,7 @@ from aispend.slack.commands import Command, parse_command, suggest
 from aispend.slack.home import REFRESH_ACTION, AlertLister, HomeAudience, publish_home
 from aispend.slack.mrkdwn import escape, user_text
 from aispend.slack.replay import MemoryLedger, ReplayLedger, fingerprint
-from aispend.spend.model import ProjectReport
+from aispend.spend.visibility import Audience
 
 COMMAND = "/aispend"
 ANY_ACTION = re.compile(r"^aispend_")
@@ -70,14 +70,27 @@ class Answer:
     message: Message
     shareable: bool = False  # help, refusals and private projects never go to the channel
     share_refusal: str | None = None  # said instead when ``share`` was asked for but not allowed
+    leaves_out: bool = False  # spend the audience may not see was left out (the answer says so)
 
 
 def answer(
-    reader: SpendReader, command: Command, user_id: str, now: datetime, alerts: AlertLister | None = None
+    reader: SpendReader,
+    command: Command,
+    user_id: str,
+    now: datetime,
+    alerts: AlertLister | None = None,
+    channel_id: str | None = None,
 ) -> Answer:
-    """The reply to one parsed command for ``user_id`` (pure apart from reading the store);
-    ``alerts`` lists the open alerts (``/aispend alerts``)."""
+    """The reply to one parsed command (pure apart from reading the store); ``alerts`` lists the
+    open alerts (``/aispend alerts``).
+
+    Team-wide answers are computed for their audience (``slack.access.audience_for``): the user
+    who asked, or, with ``share``, every member of the channel, so a shared answer holds only
+    what anyone there may see, whoever asked for it.
+    """
     config = reader.config
+    audience = audience_for(user_id, share=command.share, channel_id=channel_id)
+    shared = audience.shared
     kind = command.kind
     if kind == "help" and command.not_understood and config.project(command.not_understood):
         kind, command = "project", replace(command, argument=command.not_understood)  # `/aispend search`
@@ -104,9 +117,12 @@ def answer(
                 msg.not_shareable_private(escape(project.name)) if project.visibility == "owner" else None
             )
             if kind == "models":
+                # One project the asker may see: posted only when it is public, so the asker's
+                # own view is what anyone would see (a private one is answered to them alone).
+                mix = reader.mix(now, project.name, audience=Audience.user(user_id))
                 found = reader.project_report(project.name, now)
                 units = found.units if found is not None else ()
-                return Answer(models_message(reader.mix(now, project.name), units), refusal is None, refusal)
+                return Answer(models_message(mix, units), refusal is None, refusal)
             report = reader.project_report(project.name, now)
             if report is None:  # the config changed under us
                 return Answer(unknown_project_message(user_text(command.argument), [], []))
@@ -115,23 +131,24 @@ def answer(
                 project_message(report, tz=config.tz, last_poll_at=last_poll), refusal is None, refusal
             )
         case "models":
-            return Answer(models_message(reader.mix(now), reader.team_report(now).units), True)
+            mix = reader.mix(now, audience=audience)
+            units = reader.team_report(now, audience=audience).units
+            return Answer(models_message(mix, units, shared=shared), True, leaves_out=mix.hidden_spend)
         case "projects":
-            month = reader.team_report(now)
+            month = reader.team_report(now, audience=audience)
             last_poll = reader.last_poll_at()
-
-            def visible(report: ProjectReport) -> bool:
-                # A shared list is read by the whole channel: show only what anyone may see.
-                return report.visibility == "public" if command.share else can_view(config, report, user_id)
-
-            reply = projects_message(month, visible=visible, tz=config.tz, last_poll_at=last_poll)
-            return Answer(reply, True)
+            reply = projects_message(month, tz=config.tz, last_poll_at=last_poll, shared=shared)
+            return Answer(reply, True, leaves_out=bool(month.hidden))
         case "credits":
-            return Answer(credits_message(reader.runway(now), tz=config.tz), True)
+            runway = reader.runway(now, audience=audience)
+            reply = credits_message(runway, tz=config.tz, shared=shared)
+            return Answer(reply, True, leaves_out=runway.keys_hidden)
         case "routes":
-            return Answer(routes_message(reader.routes(now)), True)
+            routes = reader.routes(now, audience=audience)
+            return Answer(routes_message(routes, shared=shared), True, leaves_out=routes.hidden_spend)
         case "unattributed":
-            month = reader.team_report(now)
+            # Unattributed spend belongs to no project, so every audience sees all of it.
+            month = reader.team_report(now, audience=audience)
             reply = unattributed_message(month.unattributed, month=month.month, data=month.data, tz=config.tz)
             return Answer(reply, True)
         case "health":
@@ -201,10 +218,11 @@ def build_app(
         parsed: Command,
     ) -> None:
         user_id = str(command.get("user_id") or "")
+        channel_id = str(command.get("channel_id") or "") or None
         counters.inc("aispend_slack_commands_total", command=parsed.kind)
         try:
             with _budget(reader):
-                result = answer(reader, parsed, user_id, now(), alerts)
+                result = answer(reader, parsed, user_id, now(), alerts, channel_id)
                 # Only a post in the channel is a side effect; claim it before doing it.
                 posts = parsed.share and result.shareable
                 first = not posts or seen.claim(fingerprint(request.raw_body), now())
@@ -231,7 +249,7 @@ def build_app(
             counters.inc("aispend_slack_repeats_total", kind="share")
             ack(response_type="ephemeral", text=msg.ALREADY_SHARED)
             return
-        ack(response_type="ephemeral", text=msg.SHARED)
+        ack(response_type="ephemeral", text=msg.SHARED_WITHOUT_PRIVATE if result.leaves_out else msg.SHARED)
         try:
             sent = respond(response_type="in_channel", text=reply.text, blocks=reply.blocks)
             if sent.status_code != 200:

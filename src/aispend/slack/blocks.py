@@ -8,7 +8,7 @@ carries fallback ``text`` for notifications and screen readers. Money goes throu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -135,6 +135,12 @@ def limit_blocks(blocks: Sequence[Block], limit: int = MAX_MESSAGE_BLOCKS) -> li
         return list(blocks)
     kept = list(blocks[: limit - 1])
     return [*kept, context(msg.and_more(len(blocks) - len(kept)))]
+
+
+def _with_tail(blocks: Sequence[Block], tail: Sequence[Block]) -> list[Block]:
+    """``blocks`` cut to leave room for ``tail`` (e.g. the note that spend is hidden), which
+    must survive truncation."""
+    return [*limit_blocks(blocks, MAX_MESSAGE_BLOCKS - len(tail)), *tail]
 
 
 def message(text: str, blocks: Sequence[Block]) -> Message:
@@ -324,46 +330,44 @@ def project_message(report: ProjectReport, *, tz: ZoneInfo, last_poll_at: dateti
 
 
 def projects_message(
-    month: TeamReport,
-    *,
-    visible: Callable[[ProjectReport], bool],
-    tz: ZoneInfo,
-    last_poll_at: datetime | None,
+    month: TeamReport, *, tz: ZoneInfo, last_poll_at: datetime | None, shared: bool = False
 ) -> Message:
+    """Every project the audience may see on one line; ``month`` is already filtered for it
+    (``spend.visibility.visible_team``). Projects it may not see are named with a lock after
+    the others, never ranked or sized by their spend, and the total is what is shown."""
     blocks: list[Block] = [header(msg.projects_title(_month(month.month)))]
     if not shown_providers(month.data):
         blocks.append(section(msg.NO_PROVIDER))
     elif month.missing:
         blocks.append(section("\n".join(data_notes(month.data, tz))))
-    shown = [p for p in month.projects if visible(p)]
+    shown = sorted(month.projects, key=lambda r: (-r.total, r.project.lower()))
     column = money_column([p.total for p in shown] + [month.unattributed.total, month.total])
     if not month.known:  # unknown is not $0.00
         column = [msg.UNKNOWN.rjust(len(column[0]))] * len(column)
-    amounts = dict(zip([p.project for p in shown], column, strict=False))
     lines: list[str] = []
-    for report in sorted(month.projects, key=lambda r: (-r.total, r.project.lower())):
-        if not visible(report):
-            lines.append(msg.restricted_line(escape(report.project)))
-            continue
+    for report, amount in zip(shown, column, strict=False):
         pace = report.pace
         has_budget = pace.budget is not None and pace.used_percent is not None
         lines.append(
             msg.project_row(
                 PACE_EMOJI[pace.status],
-                amounts[report.project],
+                amount,
                 escape(report.project),
                 fmt_usd(pace.budget) if has_budget and pace.budget is not None else None,
                 fmt_percent(pace.used_percent) if has_budget and pace.used_percent is not None else None,
             )
         )
+    lines.extend(msg.restricted_line(escape(name)) for name in month.hidden)
     if not lines:
         lines.append(msg.NO_PROJECTS)
     lines.append(msg.unattributed_row(column[-2]))
-    if len(shown) == len(month.projects):  # a total would reveal restricted projects by subtraction
-        lines.append(msg.total_row(column[-1], provider_parts(month.provider_totals, month.data)))
+    total_row = msg.total_shown_row if month.hidden else msg.total_row
+    lines.append(total_row(column[-1], provider_parts(month.provider_totals, month.data)))
     blocks.extend(line_sections(lines))
-    blocks.append(context(msg.last_poll(fmt_moment(last_poll_at, tz))))
-    return message(msg.projects_fallback(_month(month.month), len(month.projects)), blocks)
+    notes = [msg.hidden_spend(shared)] if month.hidden else []
+    tail = [context(*notes, msg.last_poll(fmt_moment(last_poll_at, tz)))]
+    count = len(month.projects) + len(month.hidden)
+    return message(msg.projects_fallback(_month(month.month), count), _with_tail(blocks, tail))
 
 
 # --------------------------------------------------------------------------------------- credits
@@ -403,7 +407,8 @@ def runway_lines(runway: Runway, tz: ZoneInfo) -> list[str]:
     return lines
 
 
-def credits_message(runway: Runway, *, tz: ZoneInfo) -> Message:
+def credits_message(runway: Runway, *, tz: ZoneInfo, shared: bool = False) -> Message:
+    """Balance, burn and runway (account-wide), and the key caps the audience may see."""
     blocks: list[Block] = [header(msg.CREDITS_TITLE), section("\n".join(runway_lines(runway, tz)))]
     if runway.low_keys:
         caps = runway.low_keys
@@ -413,7 +418,8 @@ def credits_message(runway: Runway, *, tz: ZoneInfo) -> Message:
             for rem, k in zip(remaining, caps, strict=True)
         ]
         blocks.extend(line_sections(lines, title=msg.LOW_KEYS))
-    blocks.append(context(msg.last_poll(fmt_moment(runway.snapshot_at, tz))))
+    notes = [msg.hidden_keys(shared)] if runway.keys_hidden else []
+    blocks.append(context(*notes, msg.last_poll(fmt_moment(runway.snapshot_at, tz))))
     days = (
         str(runway.days_left.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
         if runway.days_left is not None
@@ -467,8 +473,11 @@ def units_line(units: Units) -> str:
     return msg.TOKENS + "  " + " · ".join(parts)
 
 
-def models_message(mix: MixReport, units: Sequence[Units] = ()) -> Message:
+def models_message(mix: MixReport, units: Sequence[Units] = (), *, shared: bool = False) -> Message:
+    """The model mix and per-model units as computed for the audience (hidden spend is in no
+    figure of ``mix`` or ``units``)."""
     project = escape(mix.project) if mix.project else None
+    hidden = [context(msg.hidden_spend(shared))] if mix.hidden_spend else []
     blocks: list[Block] = [header(msg.models_title(mix.project))]
     if not shown_providers(mix.data) or not mix.known:
         notes = data_notes(mix.data, _UTC)
@@ -501,17 +510,19 @@ def models_message(mix: MixReport, units: Sequence[Units] = ()) -> Message:
             for u in used
         ]
         blocks.extend(line_sections(lines, title=msg.UNITS_TITLE))
-    return message(msg.models_fallback(project, fmt_usd(mix.this_week)), blocks)
+    return message(msg.models_fallback(project, fmt_usd(mix.this_week)), _with_tail(blocks, hidden))
 
 
 # ---------------------------------------------------------------------------------------- routes
 
 
-def routes_message(routes: RoutesReport) -> Message:
+def routes_message(routes: RoutesReport, *, shared: bool = False) -> Message:
+    """OpenRouter routes as computed for the audience (hidden keys are in no figure)."""
     blocks: list[Block] = [header(msg.routes_title(fmt_day(routes.start), fmt_day(routes.end)))]
+    hidden = [context(msg.hidden_spend(shared))] if routes.hidden_spend else []
     if not routes.routes:
         blocks.append(section(msg.NO_ROUTES))
-        return message(msg.ROUTES_FALLBACK, blocks)
+        return message(msg.ROUTES_FALLBACK, [*blocks, *hidden])
     blocks.append(context(msg.ROUTES_LEGEND))
     byok_total = sum((r.byok_usd for r in routes.routes), Decimal(0))
     if byok_total > 0:
@@ -537,7 +548,7 @@ def routes_message(routes: RoutesReport) -> Message:
                 f"({fmt_percent(route.share_of_model)}){byok}"
             )
         blocks.extend(line_sections(lines))
-    return message(msg.ROUTES_FALLBACK, blocks)
+    return message(msg.ROUTES_FALLBACK, _with_tail(blocks, hidden))
 
 
 # ---------------------------------------------------------------------------------- unattributed

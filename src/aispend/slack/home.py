@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,7 +20,6 @@ from aispend.alerts.model import AlertView
 from aispend.config import Config
 from aispend.money import fmt_usd
 from aispend.reader import SpendReader
-from aispend.records import Provider
 from aispend.slack import messages as msg
 from aispend.slack.access import owns
 from aispend.slack.alert_blocks import home_alert_blocks
@@ -42,6 +40,7 @@ from aispend.slack.blocks import (
 )
 from aispend.slack.mrkdwn import escape
 from aispend.spend.model import Runway, TeamReport, shown_providers
+from aispend.spend.visibility import Audience
 
 logger = logging.getLogger(__name__)
 
@@ -85,30 +84,24 @@ def home_view(
     last_poll_at: datetime | None,
     alerts: Sequence[AlertView] = (),
 ) -> dict[str, Any]:
+    """The Home of ``user_id``; ``month`` is already filtered for that user
+    (``spend.visibility.visible_team``), so the headline total is what they may see."""
     tz = config.tz
     admin = config.is_admin(user_id)
     mine = [p for p in month.projects if owns(config, p, user_id)]
     blocks: list[Block] = [header(msg.home_title(f"{month.month:%B %Y}"))]
-    parts: dict[Provider, Decimal]
-    if admin:
-        totals, parts = month.total, month.provider_totals
-    else:
-        totals = sum((p.total for p in mine), Decimal(0))
-        parts = {p: Decimal(0) for p in month.provider_totals}  # providers with data only
-        for report in mine:
-            for provider, usd in report.by_provider.items():
-                parts[provider] = parts.get(provider, Decimal(0)) + usd
     if not shown_providers(month.data):
         blocks.append(section(msg.NO_PROVIDER))
     else:
-        amount = fmt_usd(totals) if month.known else msg.UNKNOWN
-        blocks.append(section(msg.home_total(amount, provider_parts(parts, month.data))))
+        amount = fmt_usd(month.total) if month.known else msg.UNKNOWN
+        blocks.append(section(msg.home_total(amount, provider_parts(month.provider_totals, month.data))))
         if month.missing:
             blocks.append(context(*data_notes(month.data, tz)))
     blocks.append(
         {"type": "actions", "elements": [button(msg.HOME_REFRESH, REFRESH_ACTION)]},
     )
-    blocks.append(context(msg.home_updated(fmt_moment(last_poll_at, tz))))
+    notes = [msg.hidden_spend(shared=False)] if month.hidden else []
+    blocks.append(context(*notes, msg.home_updated(fmt_moment(last_poll_at, tz))))
     blocks.append(divider())
     blocks.append(section(msg.HOME_ALL_PROJECTS if admin else msg.HOME_YOUR_PROJECTS))
     if not mine:
@@ -128,8 +121,14 @@ def home_view(
 
 @dataclass(frozen=True, slots=True)
 class _HomeData:
-    config: Config
-    month: TeamReport
+    """What every Home shares (read once per refresh), and each user's month, filtered for them.
+
+    The month comes from the reader per user: ``SpendService`` builds it once per poll and only
+    filters it per audience, so republishing many Homes does not read the store again.
+    """
+
+    reader: SpendReader
+    now: datetime
     runway: Runway
     last_poll_at: datetime | None
     alerts: tuple[AlertView, ...] = ()
@@ -137,14 +136,14 @@ class _HomeData:
     @classmethod
     def read(cls, reader: SpendReader, now: datetime, alerts: AlertLister | None = None) -> _HomeData:
         open_alerts = tuple(alerts()) if alerts is not None else ()
-        return cls(
-            reader.config, reader.team_report(now), reader.runway(now), reader.last_poll_at(), open_alerts
-        )
+        # The Home shows balance, burn and runway but no key caps, which is the same for everyone.
+        runway = reader.runway(now, audience=Audience.channel())
+        return cls(reader, now, runway, reader.last_poll_at(), open_alerts)
 
     def view(self, user_id: str) -> dict[str, Any]:
         return home_view(
-            config=self.config,
-            month=self.month,
+            config=self.reader.config,
+            month=self.reader.team_report(self.now, audience=Audience.user(user_id)),
             runway=self.runway,
             user_id=user_id,
             last_poll_at=self.last_poll_at,

@@ -25,6 +25,9 @@ ALREADY_SHARED = (
     ":white_check_mark: Already posted in the channel: this was a repeat of the same request, "
     "so I didn't post it again."
 )
+SHARED_WITHOUT_PRIVATE = (
+    SHARED + " It holds what every member may see, so private projects' spend is left out."
+)
 PROVISIONAL = "today's figures are provisional"
 NO_POLL_YET = "no poll yet"
 
@@ -127,6 +130,19 @@ def refusal(project: str) -> str:
 
 def refusal_fallback(project: str) -> str:
     return f"{project} is visible only to its owner and the aispend admins."
+
+
+def hidden_spend(shared: bool) -> str:
+    """Said wherever spend of projects the reader may not see was left out (never how much)."""
+    if shared:
+        return ":lock: Shared in the channel, so the spend of private projects is left out."
+    return ":lock: Spend of private projects you can't see is left out."
+
+
+def hidden_keys(shared: bool) -> str:
+    if shared:
+        return ":lock: Shared in the channel, so keys of private projects are not listed."
+    return ":lock: Keys of private projects you can't see are not listed."
 
 
 def restricted_line(project: str) -> str:
@@ -237,6 +253,10 @@ def unattributed_row(amount: str) -> str:
 
 def total_row(amount: str, parts: str) -> str:
     return f"*Total* `{amount}`  {parts}"
+
+
+def total_shown_row(amount: str, parts: str) -> str:
+    return f"*Total shown* `{amount}`  {parts}"
 
 
 NO_PROJECTS = "No projects are configured yet. Add them to `aispend.yaml`."

@@ -18,6 +18,7 @@ from aispend.spend.attribution import Matcher
 from aispend.spend.model import DataStatus, MixReport, ModelShare, Mover, RouteCost, RoutesReport, SpendLine
 from aispend.spend.pace import percent_of
 from aispend.spend.reports import model_label, usable_providers
+from aispend.spend.visibility import View
 
 __all__ = ["Weeks", "model_mix", "movers", "route_costs", "weeks"]
 
@@ -66,33 +67,43 @@ def model_mix(
     project: str | None = None,
     matcher: Matcher | None = None,
     data: DataStatus | None = None,
+    view: View | None = None,
 ) -> MixReport:
     """Share of spend per (provider, model) this week vs last week.
 
     ``lines``: prepared spend lines covering at least the last 14 complete UTC days. With
-    ``project`` only that project's lines count (attributed with ``matcher``, which is then
-    required). Shares are percent to 0.1; ``shift_pp`` is the difference of the rounded shares, so
-    it adds up with what is displayed. ``is_new``: spend this week, none last week. Lines of
-    providers without data (``data``, see ``spend/status.py``) are left out and the report says so.
+    ``project`` only that project's lines count; with ``view`` only lines of projects it admits
+    (and unattributed ones), so hidden spend is in no total or share, and ``hidden_spend`` says
+    some was left out. Both attribute with ``matcher``, which is then required. Shares are percent
+    to 0.1; ``shift_pp`` is the difference of the rounded shares, so it adds up with what is
+    displayed. ``is_new``: spend this week, none last week. Lines of providers without data
+    (``data``, see ``spend/status.py``) are left out and the report says so.
     """
     wk = weeks(now)
     usable = usable_providers(data)
     name: str | None = None
-    if project is not None:
-        if matcher is None:
-            raise ValueError("model_mix(project=...) needs the matcher to attribute lines")
+    if (project is not None or view is not None) and matcher is None:
+        raise ValueError("model_mix(project=..., view=...) needs the matcher to attribute lines")
+    if project is not None and matcher is not None:
         config = matcher.project(project)
         if config is None:
             raise KeyError(project)
         name = config.name
+    project_for = matcher.project_for if matcher is not None else None
     sums: dict[tuple[Provider, str], list[Decimal]] = {}
     totals = [_ZERO, _ZERO]
+    hidden = False
     for line in lines:
         slot = wk.week_index(line.day)
         if slot is None or line.provider not in usable:
             continue
-        if name is not None and matcher is not None and matcher.project_for(line) != name:
-            continue
+        if project_for is not None and (name is not None or view is not None):
+            owner = project_for(line)
+            if name is not None and owner != name:
+                continue
+            if view is not None and not view.admits(owner):
+                hidden = hidden or line.amount != 0
+                continue
         key = (line.provider, model_label(line))
         entry = sums.setdefault(key, [_ZERO, _ZERO])
         entry[slot] += line.amount
@@ -121,21 +132,34 @@ def model_mix(
         last_week=totals[1],
         models=tuple(shares),
         data=dict(data or {}),
+        hidden_spend=hidden,
     )
 
 
-def route_costs(activity: Iterable[OpenRouterActivity | SpendLine], now: datetime) -> RoutesReport:
+def route_costs(
+    activity: Iterable[OpenRouterActivity | SpendLine],
+    now: datetime,
+    *,
+    matcher: Matcher | None = None,
+    view: View | None = None,
+) -> RoutesReport:
     """Per (model, OpenRouter provider) cost over the last 7 complete UTC days.
 
     Accepts ``/activity`` records or OpenRouter spend lines (``billed_item`` = provider; provisional
     lines without a model are skipped: they have no route). Tokens = prompt + completion; reasoning
     tokens are already part of completion tokens and are not added again. Routes are grouped by
-    model (largest model first), then by spend.
+    model (largest model first), then by spend. With ``view`` (and ``matcher``), rows of keys
+    that belong to projects the view hides are left out before summing (``hidden_spend`` says so),
+    so the rows must carry their key.
     """
+    if view is not None and matcher is None:
+        raise ValueError("route_costs(view=...) needs the matcher to attribute keys")
+    owner_of = matcher.project_for_ref if matcher is not None else None
     wk = weeks(now)
     usd: dict[tuple[str, str], Decimal] = {}
     counts: dict[tuple[str, str], list[int]] = {}
     byok: dict[tuple[str, str], Decimal] = {}
+    hidden = False
     for row in activity:
         if not wk.this_start <= row.day <= wk.this_end:
             continue
@@ -144,6 +168,7 @@ def route_costs(activity: Iterable[OpenRouterActivity | SpendLine], now: datetim
             amount, requests = row.usage, row.requests
             tokens = row.prompt_tokens + row.completion_tokens
             byok_amount = row.byok_usage
+            key_hash: str | None = row.key_hash or None
         else:
             if row.provider != "openrouter" or row.model is None:
                 continue
@@ -151,6 +176,14 @@ def route_costs(activity: Iterable[OpenRouterActivity | SpendLine], now: datetim
             amount, requests = row.amount, row.requests
             tokens = row.input_tokens + row.output_tokens
             byok_amount = _ZERO
+            key_hash = row.key_ref
+        if (
+            owner_of is not None
+            and view is not None
+            and not view.admits(owner_of("openrouter", None, key_hash or None))
+        ):
+            hidden = True  # a route row is activity, even a free one
+            continue
         usd[key] = usd.get(key, _ZERO) + amount
         byok[key] = byok.get(key, _ZERO) + byok_amount
         count = counts.setdefault(key, [0, 0])
@@ -177,7 +210,7 @@ def route_costs(activity: Iterable[OpenRouterActivity | SpendLine], now: datetim
         for (model, provider_name), amount in usd.items()
     ]
     routes.sort(key=lambda r: (-model_totals[r.model], r.model, -r.usd, r.provider_name))
-    return RoutesReport(start=wk.this_start, end=wk.this_end, routes=tuple(routes))
+    return RoutesReport(start=wk.this_start, end=wk.this_end, routes=tuple(routes), hidden_spend=hidden)
 
 
 def _pct_change(now: Decimal, before: Decimal) -> Decimal | None:
@@ -187,23 +220,30 @@ def _pct_change(now: Decimal, before: Decimal) -> Decimal | None:
 
 
 def movers(
-    lines: Iterable[SpendLine], matcher: Matcher, now: datetime, *, limit: int = 5
+    lines: Iterable[SpendLine],
+    matcher: Matcher,
+    now: datetime,
+    *,
+    limit: int = 5,
+    view: View | None = None,
 ) -> tuple[Mover, ...]:
     """Projects whose spend changed most week over week (absolute delta, largest first).
 
     ``lines``: prepared lines covering at least the last 14 complete UTC days. Unchanged projects
     are left out; ``delta_percent`` is None when last week was zero (growth from nothing has no
-    percentage).
+    percentage). With ``view``, projects it hides are never ranked (their spend is not summed).
     """
     wk = weeks(now)
-    sums: dict[str, list[Decimal]] = {p.name: [_ZERO, _ZERO] for p in matcher.projects}
+    sums: dict[str, list[Decimal]] = {
+        p.name: [_ZERO, _ZERO] for p in matcher.projects if view is None or view.admits(p.name)
+    }
     project_for = matcher.project_for
     for line in lines:
         slot = wk.week_index(line.day)
         if slot is None:
             continue
         name = project_for(line)
-        if name is not None:
+        if name is not None and name in sums:
             sums[name][slot] += line.amount
     found = [
         Mover(

@@ -302,6 +302,9 @@ class TeamReport:
     provider_totals: dict[Provider, Decimal]  # == sum over projects + unattributed, exactly
     data: DataStatus = field(default_factory=dict)  # as in ProjectReport
     units: tuple[Units, ...] = ()  # per model, team-wide (unattributed included)
+    # Projects left out because the audience may not see them (``spend.visibility``); their spend
+    # is in no figure of this report (units included).
+    hidden: tuple[str, ...] = ()
 
     @property
     def total(self) -> Decimal:
@@ -348,6 +351,7 @@ class Runway:
     # BYOK (bring-your-own-key) spend over the same 7 complete UTC days as ``burn_7d``: billed by
     # the user's own provider accounts, not drawn from credits, so left out of the burn.
     byok_7d: Decimal | None = None
+    keys_hidden: bool = False  # caps of keys the audience may not see are left out of low_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +375,7 @@ class MixReport:
     models: tuple[ModelShare, ...]  # by this week's spend, largest first
     data: DataStatus = field(default_factory=dict)  # as in ProjectReport
     batch_share: Decimal | None = None  # percent of OpenAI completions tokens sent via Batch API
+    hidden_spend: bool = False  # spend the audience may not see was left out (never how much)
 
     @property
     def missing(self) -> tuple[Provider, ...]:
@@ -398,6 +403,7 @@ class RoutesReport:
     start: date
     end: date  # inclusive
     routes: tuple[RouteCost, ...]
+    hidden_spend: bool = False  # spend the audience may not see was left out (never how much)
 
 
 @dataclass(frozen=True, slots=True)

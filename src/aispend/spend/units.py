@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from aispend.records import Provider
-from aispend.spend.model import ModelSpend, Units, UsageLine
+from aispend.spend.model import ModelSpend, SpendLine, Units, UsageLine
+from aispend.spend.reports import model_label
 
-__all__ = ["attach_units", "model_units", "project_units"]
+__all__ = ["attach_units", "model_units", "project_units", "team_models"]
 
 _Key = tuple[Provider, str]
 
@@ -106,3 +107,13 @@ def attach_units(
         if name is not None:
             per_project.setdefault(name, []).append(line)
     return per_project
+
+
+def team_models(lines: Sequence[SpendLine]) -> list[ModelSpend]:
+    """Billed dollars per (provider, model) over every line, largest first."""
+    sums: dict[_Key, Decimal] = {}
+    for line in lines:
+        key = (line.provider, model_label(line))
+        sums[key] = sums.get(key, Decimal(0)) + line.amount
+    ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [ModelSpend(provider=p, model=m, usd=usd) for (p, m), usd in ordered]

@@ -33,6 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from aispend.config import Config
 from aispend.reader import Health, SpendReader, StoreUnavailable
 from aispend.spend.model import MixReport, Mover, ProjectReport, RoutesReport, Runway, TeamReport
+from aispend.spend.visibility import Audience
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -176,20 +177,20 @@ class GuardedReader:
     def project_report(self, name: str, now: datetime, month: date | None = None) -> ProjectReport | None:
         return self.guard.call(lambda: self._reader.project_report(name, now, month))
 
-    def team_report(self, now: datetime, month: date | None = None) -> TeamReport:
-        return self.guard.call(lambda: self._reader.team_report(now, month))
+    def team_report(self, now: datetime, month: date | None = None, *, audience: Audience) -> TeamReport:
+        return self.guard.call(lambda: self._reader.team_report(now, month, audience=audience))
 
-    def runway(self, now: datetime) -> Runway:
-        return self.guard.call(lambda: self._reader.runway(now))
+    def runway(self, now: datetime, *, audience: Audience) -> Runway:
+        return self.guard.call(lambda: self._reader.runway(now, audience=audience))
 
-    def mix(self, now: datetime, project: str | None = None) -> MixReport:
-        return self.guard.call(lambda: self._reader.mix(now, project))
+    def mix(self, now: datetime, project: str | None = None, *, audience: Audience) -> MixReport:
+        return self.guard.call(lambda: self._reader.mix(now, project, audience=audience))
 
-    def routes(self, now: datetime) -> RoutesReport:
-        return self.guard.call(lambda: self._reader.routes(now))
+    def routes(self, now: datetime, *, audience: Audience) -> RoutesReport:
+        return self.guard.call(lambda: self._reader.routes(now, audience=audience))
 
-    def movers(self, now: datetime) -> tuple[Mover, ...]:
-        return self.guard.call(lambda: self._reader.movers(now))
+    def movers(self, now: datetime, *, audience: Audience) -> tuple[Mover, ...]:
+        return self.guard.call(lambda: self._reader.movers(now, audience=audience))
 
     def last_poll_at(self) -> datetime | None:
         return self.guard.call(self._reader.last_poll_at)

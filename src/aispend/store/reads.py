@@ -430,6 +430,26 @@ def batch_tokens(session: Session, start: date, end: date, scope: Scope = ALL) -
     return int(row[0]), int(row[1])
 
 
+def batch_tokens_by_ref(
+    session: Session, start: date, end: date
+) -> list[tuple[str | None, str | None, int, int]]:
+    """:func:`batch_tokens` per (project id, API key id), so the tokens of projects an audience may
+    not see can be left out before summing (``spend.visibility``)."""
+    usage = OpenAIUsageDaily.__table__.c  # type: ignore[attr-defined]
+    tokens = usage.input_tokens + usage.output_tokens
+    query = (
+        select(
+            usage.project_id,
+            usage.api_key_id,
+            func.coalesce(func.sum(case((usage.batch == "true", tokens), else_=0)), 0),
+            func.coalesce(func.sum(tokens), 0),
+        )
+        .where(usage.day >= start, usage.day < end, usage.endpoint == "completions", usage.batch != "")
+        .group_by(usage.project_id, usage.api_key_id)
+    )
+    return [(row[0] or None, row[1] or None, int(row[2]), int(row[3])) for row in session.execute(query)]
+
+
 def week_lines(
     session: Session, last_start: date, this_start: date, end: date, scope: Scope = ALL
 ) -> list[SpendLine]:
@@ -496,10 +516,15 @@ def week_lines(
 
 
 def route_totals(session: Session, start: date, end: date) -> list[OpenRouterActivity]:
-    """``/activity`` summed per (model, provider) over ``[start, end)``, dated ``start``."""
+    """``/activity`` summed per (key, model, provider) over ``[start, end)``, dated ``start``.
+
+    Per key, so that routes can leave out the keys of projects an audience may not see before
+    summing across keys (``spend.visibility``).
+    """
     table = table_of(OpenRouterActivityDaily).c
     query = (
         select(
+            table.key_hash,
             table.model,
             table.provider_name,
             func.sum(table.usage_nanos),
@@ -510,20 +535,20 @@ def route_totals(session: Session, start: date, end: date) -> list[OpenRouterAct
             func.sum(table.reasoning_tokens),
         )
         .where(table.day >= start, table.day < end)
-        .group_by(table.model, table.provider_name)
+        .group_by(table.key_hash, table.model, table.provider_name)
     )
     return [
         OpenRouterActivity(
             day=start,
-            key_hash="",
-            model=row[0],
-            provider_name=row[1],
-            usage=from_nanos(row[2]),
-            byok_usage=from_nanos(row[3]),
-            requests=int(row[4]),
-            prompt_tokens=int(row[5]),
-            completion_tokens=int(row[6]),
-            reasoning_tokens=int(row[7]),
+            key_hash=row[0],
+            model=row[1],
+            provider_name=row[2],
+            usage=from_nanos(row[3]),
+            byok_usage=from_nanos(row[4]),
+            requests=int(row[5]),
+            prompt_tokens=int(row[6]),
+            completion_tokens=int(row[7]),
+            reasoning_tokens=int(row[8]),
         )
         for row in session.execute(query)
     ]
