@@ -563,6 +563,7 @@ class SpendService:
             runway=self.runway(now),
             alerts=events,
             last_poll_at=last_poll,
+            data=self.data_status(now),
         )
 
     def last_poll_at(self) -> datetime | None:

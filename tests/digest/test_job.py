@@ -29,6 +29,7 @@ from aispend.slack.gateway import SlackGateway
 from aispend.store import digests
 from aispend.store.engine import open_store
 from aispend.store.models import DigestPost, OpenAICostDaily, OpenRouterActivityDaily, SpendDay, table_of
+from aispend.terminal import render_blocks
 from tests.fakes.fake_slack import FakeSlack
 
 POLLED_AT = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)  # a Wednesday: week 47 is complete
@@ -218,3 +219,20 @@ def test_an_empty_week_posts_one_line_and_no_chart(poster: DigestPoster, slack: 
     assert len(post.data["blocks"]) == 1
     assert post.data["text"].startswith("No AI spend recorded in week 30")
     assert not slack.calls("/api/files.getUploadURLExternal")
+
+
+def test_a_never_polled_store_renders_unknown_not_zero_and_leaves_unconfigured_providers_out(
+    tmp_path_factory: pytest.TempPathFactory, config: Config
+) -> None:
+    engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('never') / 'store.db'}")
+    try:
+        service = SpendService(engine, config, providers=("openai",))
+        rendered = DigestPoster(engine, service, None, config).render(IsoWeek(2026, 47), POLLED_AT)
+    finally:
+        engine.dispose()
+    assert rendered.digest.missing.keys() == {"openai"} and not rendered.digest.empty
+    text = render_blocks(rendered.message.blocks)
+    assert "OpenAI figures unknown: not polled yet" in text
+    assert "$0.00" not in text and "$0.00" not in rendered.message.text
+    assert "OpenRouter" not in text
+    assert rendered.chart is None  # a chart without one known figure would only show empty bars

@@ -5,24 +5,31 @@ the week before, per-day totals for the chart, the month report (budget pace), t
 and, when the alert history is available, the alerts of the week. This module decides what is
 worth a line: it leads with the one number that moved, keeps each section to a few lines, and
 leaves out the spend of ``visibility: owner`` projects (the digest is team-wide), saying so.
+
+Providers without current data (``DigestInputs.data``: no permission, never polled, stale,
+failing) are not zero: their lines are left out of every total, mover, mix and chart series, and
+the digest lists them in ``missing`` so the rendering says their figures are unknown and why. A
+provider that is not configured is absent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 
 from aispend.clock import day_start, ensure_utc, month_start, next_month
 from aispend.digest.weeks import IsoWeek
-from aispend.records import PROVIDERS, Provider
+from aispend.records import Provider
 from aispend.spend.attribution import Matcher
 from aispend.spend.mix import model_mix, route_costs
 from aispend.spend.model import (
+    DataStatus,
     ModelShare,
     PaceStatus,
+    ProviderData,
     Runway,
     SpendLine,
     TeamProject,
@@ -30,7 +37,7 @@ from aispend.spend.model import (
     UnattributedRef,
 )
 from aispend.spend.pace import days_between, percent_of
-from aispend.spend.reports import model_label
+from aispend.spend.reports import model_label, usable_providers
 
 __all__ = [
     "CHART_WEEKS",
@@ -197,11 +204,17 @@ class Digest:
     provisional_days: tuple[date, ...]  # days of the reported week whose figures will still change
     data_through: datetime | None  # the newest poll, when it is earlier than the week's end
     chart: ChartData
+    missing: dict[Provider, ProviderData] = field(default_factory=dict)  # configured, no usable data
 
     @property
     def empty(self) -> bool:
-        """Nothing was spent (that the team may see) in the reported week."""
-        return self.total.now == 0
+        """Nothing was spent (that the team may see) in the reported week, and every figure is known."""
+        return self.total.now == 0 and not self.missing
+
+    @property
+    def known(self) -> bool:
+        """Some provider's figures are known (the totals mean something)."""
+        return bool(self.by_provider)
 
 
 # ----------------------------------------------------------------------------------------- inputs
@@ -218,6 +231,7 @@ class DigestInputs:
     runway: Runway | None
     alerts: Sequence[AlertEvent] | None
     last_poll_at: datetime | None
+    data: DataStatus | None = None  # per provider; None (older callers): every provider has data
 
 
 def hidden_projects(projects: Iterable[TeamProject]) -> frozenset[str]:
@@ -322,9 +336,12 @@ def build_digest(inputs: DigestInputs) -> Digest:
     week, matcher = inputs.week, inputs.matcher
     hidden = hidden_projects(matcher.projects)
     owners = {p.name: p.owner for p in matcher.projects}
+    status = inputs.data or {}
+    usable = usable_providers(status)
+    missing = {p: d for p, d in status.items() if d.configured and not d.usable}
 
     totals = [_ZERO, _ZERO]
-    providers: dict[Provider, list[Decimal]] = {p: [_ZERO, _ZERO] for p in PROVIDERS}
+    providers: dict[Provider, list[Decimal]] = {p: [_ZERO, _ZERO] for p in usable}
     projects: dict[str, list[Decimal]] = {}
     models: dict[tuple[str, Provider, str], list[Decimal]] = {}
     loose = [_ZERO, _ZERO]
@@ -334,7 +351,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
     provisional: set[date] = set()
     for line in inputs.lines:
         slot = _slot(line.day, week)
-        if slot is None:
+        if slot is None or line.provider not in usable:
             continue
         name = matcher.project_for(line)
         if name is not None and name in hidden:
@@ -386,8 +403,10 @@ def build_digest(inputs: DigestInputs) -> Digest:
     chart_budgets = sorted(budgets, key=lambda b: (-b.used_percent, b.project))[:TOP_BUDGETS]
 
     chart_days = tuple(week.end - (CHART_WEEKS * 7 - 1 - i) * _DAY for i in range(CHART_WEEKS * 7))
-    series: dict[Provider, dict[date, Decimal]] = {p: {} for p in PROVIDERS}
+    series: dict[Provider, dict[date, Decimal]] = {p: {} for p in usable}
     for (provider, project, day), amount in inputs.daily.items():
+        if provider not in usable:
+            continue
         if project is not None and project in hidden:
             if amount:
                 hidden_seen.add(project)
@@ -396,7 +415,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
         days[day] = days.get(day, _ZERO) + amount
     chart = ChartData(
         days=chart_days,
-        by_provider={p: tuple(series[p].get(d, _ZERO) for d in chart_days) for p in PROVIDERS},
+        by_provider={p: tuple(series[p].get(d, _ZERO) for d in chart_days) for p in usable},
         budgets=tuple(chart_budgets),
         budget_month=month.month,
         month_elapsed_percent=elapsed,
@@ -441,6 +460,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
             ensure_utc(last_poll) if last_poll is not None and ensure_utc(last_poll) < end_of_week else None
         ),
         chart=chart,
+        missing=missing,
     )
 
 

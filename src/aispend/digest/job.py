@@ -105,7 +105,7 @@ class DigestPoster:
         """Build the digest of ``week`` as of ``now`` (no Slack call, nothing recorded)."""
         digest = build_digest(self._service.digest_inputs(week, now, self._alerts))
         message = digest_message(digest, tz=self._config.tz)
-        chart = None if digest.empty else render_chart(digest)
+        chart = None if digest.empty or not digest.known else render_chart(digest)  # no bars of unknown
         return Rendered(digest, message, chart, f"aispend-{week.label}.png")
 
     def post_due(self, now: datetime) -> DigestOutcome:

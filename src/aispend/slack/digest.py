@@ -17,6 +17,7 @@ from aispend.slack.blocks import (
     Block,
     Message,
     context,
+    data_reason,
     divider,
     fmt_day,
     fmt_moment,
@@ -67,11 +68,22 @@ def _lead(digest: Digest) -> str:
     return msg.digest_lead(escape(lead.project), signed_usd(lead.spend.delta), _pct(lead.spend), why)
 
 
+def _missing_lines(digest: Digest, tz: ZoneInfo) -> list[str]:
+    """One warning per configured provider without current data: its figures are unknown, not $0."""
+    return [msg.data_missing(msg.provider(p), data_reason(d, tz)) for p, d in digest.missing.items()]
+
+
 def _total(digest: Digest) -> str:
+    if not digest.known:
+        return msg.DIGEST_SPEND_UNKNOWN
     total = digest.total
     if total.delta == 0:
-        return msg.digest_total_flat(fmt_usd(total.now))
-    return msg.digest_total(fmt_usd(total.now), change_text(total), fmt_usd(total.before))
+        text = msg.digest_total_flat(fmt_usd(total.now))
+    else:
+        text = msg.digest_total(fmt_usd(total.now), change_text(total), fmt_usd(total.before))
+    if digest.missing:
+        text += " " + msg.digest_total_partial(" and ".join(msg.provider(p) for p in digest.by_provider))
+    return text
 
 
 def _project_lines(rows: tuple[ProjectWeek, ...], amounts: list[str]) -> list[str]:
@@ -115,13 +127,17 @@ def digest_message(digest: Digest, *, tz: ZoneInfo) -> Message:
         return message(line, [section(line)])
 
     blocks: list[Block] = [header(msg.digest_title(week.week, start, end))]
+    missing = _missing_lines(digest, tz)
     lead, total = _lead(digest), _total(digest)
-    blocks.append(section("\n".join(part for part in (lead, total) if part)))
+    blocks.append(section("\n".join(part for part in (*missing, lead, total) if part)))
 
     providers = [
         f"{msg.provider(p)} {fmt_usd(c.now)} · {change_text(c)}"
         for p, c in digest.by_provider.items()
         if c.now or c.before
+    ]
+    providers += [
+        f"{msg.unknown_part(msg.provider(p))} · {data_reason(d, tz)}" for p, d in digest.missing.items()
     ]
     if providers:
         blocks.append(section(msg.DIGEST_BY_PROVIDER + "\n" + "\n".join(providers)))
@@ -146,7 +162,10 @@ def digest_message(digest: Digest, *, tz: ZoneInfo) -> Message:
     month = f"{digest.budget_month:%B}"
     elapsed = fmt_percent(digest.chart.month_elapsed_percent)
     budget_lines = _budget_lines(digest) if digest.budgets else [msg.DIGEST_NO_BUDGETS]
-    blocks.extend(line_sections(budget_lines, title=msg.digest_budgets(month, elapsed)))
+    title = msg.digest_budgets(month, elapsed)
+    if digest.missing:  # the pace is computed from the providers with data only
+        title += " " + msg.pace_left_out(" and ".join(msg.provider(p) for p in digest.missing))
+    blocks.extend(line_sections(budget_lines, title=title))
 
     mix_lines = [
         msg.digest_new_model(f"{escape(m.model)} ({msg.provider(m.provider)})", fmt_usd(m.this_week))
@@ -210,5 +229,6 @@ def digest_message(digest: Digest, *, tz: ZoneInfo) -> Message:
     notes.append(msg.DIGEST_UTC)
     blocks.append(context(*notes))
 
-    fallback_lead = lead.replace("*", "") if lead else ""
-    return message(msg.digest_fallback(week.week, fmt_usd(digest.total.now), fallback_lead), blocks)
+    fallback_lead = (missing[0] if missing else lead).replace("*", "")
+    amount = fmt_usd(digest.total.now) if digest.known else msg.UNKNOWN
+    return message(msg.digest_fallback(week.week, amount, fallback_lead), blocks)

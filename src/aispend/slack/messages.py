@@ -573,6 +573,11 @@ def digest_total_flat(total: str) -> str:
     return f"Team spend *{total}* last week, the same as the week before."
 
 
+def digest_total_partial(providers: str) -> str:
+    return f"(from {providers} only)"
+
+
+DIGEST_SPEND_UNKNOWN = "*Team spend unknown* last week: no provider has current data."
 DIGEST_BY_PROVIDER = "*By provider*"
 DIGEST_MOVERS = "*Top movers*"
 DIGEST_PROJECTS = "*Projects* (last week)"
