@@ -183,3 +183,28 @@ def test_json_logs_carry_the_poll_and_lifecycle_and_never_a_secret(
         "xapp-1-test",
     ):
         assert secret not in output, f"{secret[:8]}… leaked into the log"
+
+
+def test_socket_mode_stops_on_sigterm_sent_while_it_is_still_connecting(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """An orchestrator may stop a pod the moment it is up: the socket client's threads, still
+    starting, must not keep the process alive past the stop."""
+    proc, _ = _start(tmp_path, fake_slack, "--socket")
+    took, output = _stop(proc)
+    assert proc.returncode == 0, output
+    assert took < STOP_LIMIT_S, f"stop took {took:.1f}s"
+
+
+def test_a_thread_that_never_ends_cannot_hold_the_process_past_the_stop() -> None:
+    script = (
+        "import threading, time\n"
+        "from aispend.serve import exit_watchdog\n"
+        "threading.Thread(target=lambda: time.sleep(3600), name='stuck-worker').start()\n"
+        "exit_watchdog(3, grace=0.2)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 3, done.stderr
+    assert time.monotonic() - started < 10
+    assert "stuck-worker" in done.stderr

@@ -350,12 +350,14 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aispend.serve import ServeError, StartupFailure, serve
+    from aispend.serve import ServeError, StartupFailure, exit_watchdog, serve
 
     try:
         if args.port is not None:
             settings = settings.model_copy(update={"port": args.port})
-        return serve(settings, load(settings), socket_mode=args.socket, host=args.host)
+        code = serve(settings, load(settings), socket_mode=args.socket, host=args.host)
+        exit_watchdog(code)
+        return code
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     except StartupFailure as exc:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -473,6 +474,35 @@ def serve(settings: Settings, config: Config, *, socket_mode: bool, host: str = 
 
 STOP_TIMEOUT_S = 8.0
 """How long a graceful stop may take; orchestrators send SIGKILL after 10 s (Docker, Kubernetes)."""
+
+
+EXIT_GRACE_S = 1.5
+"""After :func:`serve` returned, how long library threads get before the process exits anyway."""
+
+
+def exit_watchdog(code: int, grace: float = EXIT_GRACE_S) -> None:
+    """End the process with ``code`` if it is still alive ``grace`` seconds from now.
+
+    Everything of ours is stopped by then (socket closed, scheduler down, lock released), but the
+    interpreter's exit waits for every non-daemon thread, and slack_sdk's Socket Mode client can
+    leave a worker starting its receive loop when SIGTERM comes while it connects (seen as PID 1
+    in the image): the stop would then wait for the orchestrator's SIGKILL. Hand-written: no
+    library offers an exit deadline; call it from the main thread of the ``aispend`` process only.
+    """
+
+    def watch() -> None:
+        time.sleep(grace)
+        lingering = [
+            t.name
+            for t in threading.enumerate()
+            if t.is_alive() and not t.daemon and t is not threading.main_thread()
+        ]
+        log.warning("forcing exit: threads still running after the stop: %s", ", ".join(lingering) or "none")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(code)
+
+    threading.Thread(target=watch, name="exit-watchdog", daemon=True).start()
 
 
 def _on_stop_signals(stop: threading.Event) -> dict[int, Any]:
