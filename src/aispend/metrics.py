@@ -78,6 +78,10 @@ _GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "aispend_project_spend_usd": ("Month-to-date spend per configured project, in USD.", ("project",)),
     "aispend_project_budget_usd": ("Monthly budget per configured project, in USD.", ("project",)),
+    "aispend_leader": (
+        "1 while this replica holds the leader lock and runs polls, alerts and the digest, else 0.",
+        (),
+    ),
 }
 _HISTOGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "aispend_slash_latency_seconds": ("Time to answer a slash command, by subcommand.", ("command",)),

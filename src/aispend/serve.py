@@ -46,6 +46,7 @@ from aispend.slack.home import HomeAudience, republish_homes
 from aispend.slack.web import create_web_app, http_server
 from aispend.spend.model import Runway, TeamReport
 from aispend.store import retention
+from aispend.store.audience import StoreHomeAudience
 from aispend.store.engine import REQUEST, make_engine, open_store, schema_is_current
 from aispend.store.guard import CallGuard, GuardedReader
 from aispend.store.locks import PollBusy
@@ -163,7 +164,12 @@ class Runtime:
             self.metrics.inc("aispend_polls_abandoned_total")
         self._report_double_claims()
         self.evaluate_alerts()
-        republish_homes(self.app.client, self.service, self.audience.users(), self.clock(), self.open_alerts)
+        try:
+            users = self.audience.users()
+        except SQLAlchemyError as exc:  # the store is down: the poll's own errors say so
+            log.warning("Home tabs not refreshed: cannot read who opened them (%s)", type(exc).__name__)
+        else:
+            republish_homes(self.app.client, self.service, users, self.clock(), self.open_alerts)
         if self.digest is not None:
             try:
                 self._count_digest(self.digest.post_due(self.clock()))
@@ -366,7 +372,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
     # Slack answers and /healthz read through deadlines: a hung database gets a polite answer.
     guard = CallGuard()
     guarded = GuardedReader(service, guard)
-    audience = HomeAudience()
+    audience = StoreHomeAudience(reads, guard)  # any replica's leader republishes every Home
     # Socket Mode requests are not signed; Bolt still wants a value it will never use.
     app = build_app(
         reader=guarded,
@@ -387,7 +393,9 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         backfill_days=config.backfill_days,
         poll_seconds_cap=config.poll_interval_minutes * 60 * POLL_BUDGET_SHARE,
     )
-    lock = LeaderLock(engine)
+    lock = LeaderLock(engine, on_change=lambda leads: metrics.set("aispend_leader", int(leads)))
+    if not lock.needed:  # SQLite: a single process, which leads by construction
+        metrics.set("aispend_leader", 1)
     web = create_web_app(
         app,
         signing_secret=secret(settings.slack_signing_secret) or "socket-mode",
@@ -419,6 +427,7 @@ def build_runtime(settings: Settings, config: Config, *, socket_mode: bool = Fal
         poll=runtime.poll if poller is not None else None,
         lock=lock,
         digest=runtime.post_digest if runtime.digest is not None else None,
+        leader_retry=timedelta(seconds=settings.leader_retry_seconds),
     )
     return runtime
 

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     poll_requests: int = Field(default=_DEFAULT.poll_requests, ge=1, validation_alias="AISPEND_POLL_REQUESTS")
     poll_rows: int = Field(default=_DEFAULT.poll_rows, ge=1, validation_alias="AISPEND_POLL_ROWS")
     poll_bytes: int = Field(default=_DEFAULT.poll_bytes, ge=1, validation_alias="AISPEND_POLL_BYTES")
+    # How often a replica that does not lead tries to take over (README: Production, Replicas);
+    # at most one poll interval whatever is set here.
+    leader_retry_seconds: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, validation_alias="AISPEND_LEADER_RETRY_SECONDS"
+    )
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
 
     def secret_values(self) -> list[str]:

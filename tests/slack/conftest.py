@@ -26,7 +26,7 @@ from aispend.reader import EndpointHealth, Health, SpendReader
 from aispend.records import PollStatus, Provider
 from aispend.slack.app import build_app
 from aispend.slack.client import make_web_client
-from aispend.slack.home import HomeAudience
+from aispend.slack.home import MemoryHomeAudience
 from aispend.slack.web import create_web_app
 from aispend.spend.model import (
     BilledItemSpend,
@@ -361,13 +361,13 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-def audience() -> HomeAudience:
-    return HomeAudience()
+def audience() -> MemoryHomeAudience:
+    return MemoryHomeAudience()
 
 
 @pytest.fixture
 def bolt_app(
-    counting: CountingReader, web_client: WebClient, metrics: Metrics, audience: HomeAudience
+    counting: CountingReader, web_client: WebClient, metrics: Metrics, audience: MemoryHomeAudience
 ) -> App:
     return build_app(
         reader=counting,

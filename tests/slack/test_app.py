@@ -17,7 +17,7 @@ from aispend.metrics import Metrics
 from aispend.money import fmt_usd
 from aispend.reader import SpendReader
 from aispend.slack.app import build_app
-from aispend.slack.home import HomeAudience
+from aispend.slack.home import MemoryHomeAudience
 from aispend.spend.visibility import Audience
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.conftest import (
@@ -151,14 +151,16 @@ def test_any_aispend_action_is_acknowledged(bolt_app: App) -> None:
     assert bolt_app.dispatch(action_request("aispend_alert_snooze")).status == 200
 
 
-def test_home_refresh_button_publishes(bolt_app: App, fake: FakeSlack, audience: HomeAudience) -> None:
+def test_home_refresh_button_publishes(bolt_app: App, fake: FakeSlack, audience: MemoryHomeAudience) -> None:
     assert bolt_app.dispatch(action_request("aispend_home_refresh")).status == 200
     (published,) = fake.wait_for("/api/views.publish")
     assert published.data["user_id"] == OWNER
     assert OWNER in audience.users()
 
 
-def test_home_opened_messages_tab_is_ignored(bolt_app: App, fake: FakeSlack, audience: HomeAudience) -> None:
+def test_home_opened_messages_tab_is_ignored(
+    bolt_app: App, fake: FakeSlack, audience: MemoryHomeAudience
+) -> None:
     request = signed_request(home_opened_body(OWNER, tab="messages"), json_body=True)
     assert bolt_app.dispatch(request).status == 200
     fake.wait_for("/api/auth.test")

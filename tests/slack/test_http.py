@@ -9,7 +9,7 @@ import pytest
 
 from aispend.money import fmt_usd
 from aispend.reader import SpendReader
-from aispend.slack.home import HomeAudience
+from aispend.slack.home import MemoryHomeAudience
 from aispend.spend.visibility import Audience
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.conftest import (
@@ -79,7 +79,7 @@ def test_share_reaches_the_response_url(server: Server, fake: FakeSlack, reader:
 
 
 def test_home_opened_publishes_the_viewers_projects(
-    server: Server, fake: FakeSlack, audience: HomeAudience
+    server: Server, fake: FakeSlack, audience: MemoryHomeAudience
 ) -> None:
     body = home_opened_body(OWNER)
     response = server.http.post("/slack/events", content=body, headers=signed_headers(body, json_body=True))

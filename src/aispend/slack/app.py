@@ -44,7 +44,7 @@ from aispend.slack.blocks import (
     unknown_project_message,
 )
 from aispend.slack.commands import Command, parse_command, suggest
-from aispend.slack.home import REFRESH_ACTION, AlertLister, HomeAudience, publish_home
+from aispend.slack.home import REFRESH_ACTION, AlertLister, HomeAudience, MemoryHomeAudience, publish_home
 from aispend.slack.mrkdwn import escape, user_text
 from aispend.slack.replay import MemoryLedger, ReplayLedger, fingerprint
 from aispend.spend.visibility import Audience
@@ -187,7 +187,7 @@ def build_app(
     """
     now = clock or utcnow
     counters = metrics if metrics is not None else Metrics()
-    homes = audience if audience is not None else HomeAudience()
+    homes = audience if audience is not None else MemoryHomeAudience()
     seen = ledger if ledger is not None else MemoryLedger()
     app = App(
         client=client,

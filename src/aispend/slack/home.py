@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -50,13 +50,26 @@ AlertLister = Callable[[], Sequence[AlertView]]
 """Lists the open alerts (``aispend.alerts.state.open_alerts`` bound to an engine)."""
 
 
-class HomeAudience:
-    """Users who opened the Home tab since this process started (thread-safe).
+class HomeAudience(Protocol):
+    """Who has opened the Home tab, so the post-poll job can republish their Homes.
 
-    Kept in memory for now, so each replica republishes only for users it has seen and the set
-    is lost on restart (a user's next visit re-adds them). TODO: move it to the database so any
-    replica's post-poll job can republish every Home.
+    Two methods, in the shape of Bolt's ``AssistantThreadContextStore``: :class:`MemoryHomeAudience`
+    is the default (one process: tests, the demo); ``aispend serve`` passes the database's
+    (``aispend.store.audience``), so whichever replica leads republishes every Home.
     """
+
+    def add(self, user_id: str) -> None:
+        """Remember that ``user_id`` opened the Home tab. May raise ``StoreUnavailable``."""
+        ...
+
+    def users(self) -> tuple[str, ...]:
+        """Everyone to republish for, sorted."""
+        ...
+
+
+class MemoryHomeAudience:
+    """Users who opened the Home tab since this process started (thread-safe); lost on restart
+    and not shared between replicas."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

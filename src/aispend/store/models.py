@@ -375,3 +375,13 @@ class DigestPost(SQLModel, table=True):
     file_id: str | None = Field(default=None, sa_type=String(32))
     posted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     error: str | None = Field(default=None, sa_type=Text)
+
+
+class SlackHomeAudience(SQLModel, table=True):
+    """A user who opened the App Home tab, and when last: the post-poll job republishes their
+    Home. In the database so that whichever replica leads can republish every Home."""
+
+    __tablename__ = "slack_home_audience"
+
+    user_id: str = Field(sa_type=String(32), primary_key=True)
+    seen_at: datetime = Field(sa_column=_utc(index=True))

@@ -1,0 +1,116 @@
+"""Two ``aispend serve`` processes on one PostgreSQL database: one leads, the other takes over.
+
+The leader is killed with SIGKILL (no graceful release): PostgreSQL drops its session, and with it
+the advisory lock, as soon as the process's socket closes; the standby's leader check (every
+``AISPEND_LEADER_RETRY_SECONDS``, set to 1 s here instead of waiting for a poll interval) takes
+the lock and polls at once. The App Home audience lives in the database, so the new leader
+republishes the Home a user opened on the replica that died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from aispend.store.engine import make_engine
+from aispend.store.models import PollRun
+from tests.fakes.fake_slack import FakeSlack
+from tests.hostile.served import Served, serve_process, signed_headers
+from tests.hostile.server import HostileProvider
+
+INTERVAL_S = 60  # poll_interval_minutes: 1, the smallest the config allows
+USER = "U0OWNER"
+
+
+def replica_env(provider: HostileProvider, fake_slack: FakeSlack, database_url: str) -> dict[str, str]:
+    return provider.environ() | {
+        "DATABASE_URL": database_url,
+        "SLACK_API_URL": fake_slack.api_url,
+        "AISPEND_LEADER_RETRY_SECONDS": "1",
+    }
+
+
+def write_config(tmp_path: Path) -> None:
+    (tmp_path / "aispend.yaml").write_text(
+        "timezone: UTC\npoll_interval_minutes: 1\nprojects:\n"
+        "  - name: search\n    owner: U0OWNER\n    openai_projects: [proj_search]\n",
+        encoding="utf-8",
+    )
+
+
+def poll_runs(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(PollRun)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def leads(served: Served) -> bool:
+    with httpx.Client(base_url=served.url, timeout=2) as http:
+        return served.metric(http, "aispend_leader ") == 1
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def open_home(served: Served, user: str = USER) -> httpx.Response:
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0FAKE",
+            "api_app_id": "A0APP",
+            "event_id": f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"},
+        }
+    )
+    headers = signed_headers(body, content_type="application/json")
+    return httpx.post(served.url + "/slack/events", content=body, headers=headers, timeout=5)
+
+
+def published_for(fake_slack: FakeSlack, user: str) -> int:
+    return sum(1 for call in fake_slack.calls("/api/views.publish") if call.data.get("user_id") == user)
+
+
+def test_one_replica_leads_and_another_takes_over_within_an_interval_when_it_is_killed(
+    pg_store: str, provider: HostileProvider, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    env = replica_env(provider, fake_slack, pg_store)
+    with serve_process(tmp_path, env) as first:
+        wait_until(lambda: poll_runs(pg_store) > 0 and leads(first), 30, "the first replica polls")
+        with serve_process(tmp_path, env) as second:
+            time.sleep(3)  # three leader checks on the second replica: it must not lead meanwhile
+            assert leads(first) and not leads(second)
+            polled = poll_runs(pg_store)
+            hits = dict(provider.hits)
+
+            # a user opens the Home tab on the leader, which is then killed
+            assert open_home(first).status_code == 200
+            wait_until(lambda: published_for(fake_slack, USER) == 1, 10, "the Home is published")
+            assert provider.hits == hits  # the standby never polled
+
+            os.kill(first.pid, signal.SIGKILL)
+            took = wait_until(lambda: leads(second), INTERVAL_S, "the second replica takes over")
+            assert took < 10, took  # one leader check after the session is gone, not a poll interval
+            wait_until(lambda: poll_runs(pg_store) > polled, 30, "the new leader polls at once")
+            # the new leader republishes the Home that the dead replica saw opened
+            wait_until(lambda: published_for(fake_slack, USER) == 2, 30, "the Home is republished")
+            log = second.log_text()
+            assert "took over the scheduled jobs" in log
+            assert "Traceback" not in log
