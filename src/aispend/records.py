@@ -8,13 +8,22 @@ provider did not attribute the row (OpenAI ``project_id: null`` rows are org-lev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
 Provider = Literal["openai", "openrouter"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "openrouter")
+
+
+# Endpoints the poller does not fetch on every poll, and how often it does: OpenAI's project and
+# key names and OpenRouter ``/activity`` (each once per UTC day, see ``ingest``). A quiet
+# endpoint is stale only this long plus the usual three poll intervals after its last success.
+POLLED_EVERY: dict[tuple[str, str], timedelta] = {
+    ("openai", "projects"): timedelta(days=1),
+    ("openrouter", "activity"): timedelta(days=1),
+}
 
 
 class PollStatus(StrEnum):

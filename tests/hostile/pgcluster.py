@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster on its own port that a test may freeze (SIGSTOP) and thaw.
+"""A throwaway PostgreSQL cluster on its own port that a test may freeze (SIGSTOP) and thaw, or
+stop and start again.
 
 Never the shared server on 5432: the cluster is created with ``pg_createcluster`` under a unique
 name, trusted on loopback only, and dropped (after a SIGCONT) when the test is done.
@@ -58,6 +59,13 @@ class Cluster:
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         return stopped
+
+    def stop(self) -> None:
+        """Stop the server (fast mode: sessions are disconnected, as in a restart or failover)."""
+        subprocess.run(["pg_ctlcluster", self.version, self.name, "stop", "-m", "fast"], check=True)
+
+    def start(self) -> None:
+        subprocess.run(["pg_ctlcluster", self.version, self.name, "start"], check=True)
 
     def thaw(self, pids: list[int]) -> None:
         for pid in reversed(pids):

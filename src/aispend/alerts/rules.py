@@ -31,6 +31,7 @@ from typing import Literal, Protocol
 
 from aispend.clock import ensure_utc
 from aispend.money import fmt_usd
+from aispend.records import POLLED_EVERY
 from aispend.spend.model import KeyCap, ProjectReport, Runway, TeamProject, TeamReport
 
 __all__ = [
@@ -501,12 +502,15 @@ def stale_data(inputs: AlertInputs, settings: AlertSettings) -> Evaluation:
     if inputs.endpoints is None:
         return Evaluation((), frozenset({("stale_data", ANY_ENTITY)}))
     now = ensure_utc(inputs.now)
-    limit = settings.poll_interval * _STALE_INTERVALS
     findings: list[Finding] = []
     for endpoint in inputs.endpoints:
         since = endpoint.last_success_at or endpoint.last_attempt_at
         if since is None:
             continue
+        # an endpoint fetched hourly or daily is not stale 3 poll intervals after its last fetch
+        limit = settings.poll_interval * _STALE_INTERVALS + POLLED_EVERY.get(
+            (endpoint.provider, endpoint.endpoint), timedelta(0)
+        )
         age = now - ensure_utc(since)
         denied = endpoint.last_status == "permission_denied"
         firing = denied or age > limit

@@ -595,6 +595,9 @@ def unattributed_message(
 
 
 def health_message(health: Health, *, tz: ZoneInfo) -> Message:
+    if not health.database_ok:  # nothing could be read: no endpoint list, no "no polls yet"
+        down = [header(msg.HEALTH_TITLE), section(f"{msg.DATABASE_DOWN}\n{msg.STORE_UNAVAILABLE}")]
+        return message(msg.STORE_UNAVAILABLE, down)
     blocks: list[Block] = [header(msg.HEALTH_TITLE)]
     top = [msg.DATABASE_OK if health.database_ok else msg.DATABASE_DOWN]
     top.append(msg.last_poll_line(fmt_moment(health.last_poll_at, tz)))
