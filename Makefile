@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.slash
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

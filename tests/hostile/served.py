@@ -68,8 +68,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_process(tmp_path: Path, env: Mapping[str, str], *, ready_timeout: float = 30.0) -> Iterator[Served]:
-    """Start ``aispend serve`` with ``env`` on top of a minimal one; stop it (SIGTERM) afterwards."""
+def serve_process(
+    tmp_path: Path, env: Mapping[str, str], *, ready_timeout: float = 30.0, verbose: bool = True
+) -> Iterator[Served]:
+    """Start ``aispend serve`` with ``env`` on top of a minimal one; stop it (SIGTERM) afterwards.
+
+    ``verbose``: debug logging (``-v``), for tests that read the log; benchmarks log at INFO."""
     config = tmp_path / "aispend.yaml"
     if not config.exists():
         config.write_text(CONFIG, encoding="utf-8")
@@ -90,7 +94,10 @@ def serve_process(tmp_path: Path, env: Mapping[str, str], *, ready_timeout: floa
     log = tmp_path / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "aispend", "-v", "serve"], env=full, stdout=sink, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "aispend", *(["-v"] if verbose else []), "serve"],
+            env=full,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:

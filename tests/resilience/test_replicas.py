@@ -4,7 +4,8 @@ The leader is killed with SIGKILL (no graceful release): PostgreSQL drops its se
 the advisory lock, as soon as the process's socket closes; the standby's leader check (every
 ``AISPEND_LEADER_RETRY_SECONDS``, set to 1 s here instead of waiting for a poll interval) takes
 the lock and polls at once. The App Home audience lives in the database, so the new leader
-republishes the Home a user opened on the replica that died.
+republishes the Home a user opened on the replica that died, and an alert the dead leader posted
+is not posted again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.hostile.server import HostileProvider
 
 INTERVAL_S = 60  # poll_interval_minutes: 1, the smallest the config allows
 USER = "U0OWNER"
+LOW_CREDITS = "OpenRouter credits are low"
 
 
 def replica_env(provider: HostileProvider, fake_slack: FakeSlack, database_url: str) -> dict[str, str]:
@@ -38,10 +40,21 @@ def replica_env(provider: HostileProvider, fake_slack: FakeSlack, database_url: 
 
 
 def write_config(tmp_path: Path) -> None:
+    """One project; the hostile provider's balance ($75) is under the low-credit line ($100)."""
     (tmp_path / "aispend.yaml").write_text(
-        "timezone: UTC\npoll_interval_minutes: 1\nprojects:\n"
+        "timezone: UTC\npoll_interval_minutes: 1\nalert_channel: C0ALERTS\n"
+        "openrouter:\n  low_credit_usd: 100\n  low_runway_days: 1\nprojects:\n"
         "  - name: search\n    owner: U0OWNER\n    openai_projects: [proj_search]\n",
         encoding="utf-8",
+    )
+
+
+def alerts_posted(fake_slack: FakeSlack, rule_words: str) -> int:
+    """Top-level alert messages Slack accepted that mention ``rule_words``."""
+    return sum(
+        1
+        for call in fake_slack.calls("/api/chat.postMessage")
+        if call.status == 200 and "thread_ts" not in call.data and rule_words in json.dumps(call.data)
     )
 
 
@@ -105,12 +118,18 @@ def test_one_replica_leads_and_another_takes_over_within_an_interval_when_it_is_
             wait_until(lambda: published_for(fake_slack, USER) == 1, 10, "the Home is published")
             assert provider.hits == hits  # the standby never polled
 
+            # the leader's first poll found the balance under the line and posted the alert
+            wait_until(lambda: alerts_posted(fake_slack, LOW_CREDITS) == 1, 10, "the low-credit alert")
+
             os.kill(first.pid, signal.SIGKILL)
             took = wait_until(lambda: leads(second), INTERVAL_S, "the second replica takes over")
             assert took < 10, took  # one leader check after the session is gone, not a poll interval
             wait_until(lambda: poll_runs(pg_store) > polled, 30, "the new leader polls at once")
             # the new leader republishes the Home that the dead replica saw opened
             wait_until(lambda: published_for(fake_slack, USER) == 2, 30, "the Home is republished")
+            # the new leader evaluated the alerts after its poll (before the Home refresh) and
+            # found the alert already posted: one message across both replicas
+            assert alerts_posted(fake_slack, LOW_CREDITS) == 1
             log = second.log_text()
             assert "took over the scheduled jobs" in log
             assert "Traceback" not in log
