@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from aispend.clock import utcnow
 from aispend.config import Config
@@ -117,7 +118,7 @@ class LeaderLock:
                     self._conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": self._held_key})
                     self._conn.commit()
                 except Exception as exc:  # a dead connection released the lock already
-                    log.info("leader lock released with its connection (%s)", _first_line(exc))
+                    log.info("leader lock released with its connection (%s)", first_line(exc))
                 finally:
                     self._drop()
 
@@ -130,7 +131,7 @@ def leader_only(lock: LeaderLock, job: Callable[[], object], name: str) -> Calla
             leads = lock.acquire()
         except Exception as exc:  # the database is down: the next run tries again
             log.warning(
-                "%s skipped: cannot reach the database for the leader lock (%s)", name, _first_line(exc)
+                "%s skipped: cannot reach the database for the leader lock (%s)", name, first_line(exc)
             )
             return
         if not leads:
@@ -138,6 +139,8 @@ def leader_only(lock: LeaderLock, job: Callable[[], object], name: str) -> Calla
             return
         try:
             job()
+        except DB_DOWN as exc:  # an outage is an expected state: one line, the next run retries
+            log.warning("scheduled job %s stopped: the database is unavailable (%s)", name, first_line(exc))
         except Exception:
             log.exception("scheduled job %s failed", name)
 
@@ -145,8 +148,14 @@ def leader_only(lock: LeaderLock, job: Callable[[], object], name: str) -> Calla
     return run
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+DB_DOWN = (OperationalError, InterfaceError)
+"""What SQLAlchemy raises when the database is down, restarting or unreachable."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The driver's own message, first line only (SQLAlchemy appends the statement and a link)."""
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 def standby(lock: LeaderLock, take_over: Callable[[], None]) -> Callable[[], None]:
@@ -158,7 +167,7 @@ def standby(lock: LeaderLock, take_over: Callable[[], None]) -> Callable[[], Non
         try:
             leads = lock.acquire()
         except Exception as exc:
-            log.warning("leader check: cannot reach the database (%s)", _first_line(exc))
+            log.warning("leader check: cannot reach the database (%s)", first_line(exc))
             leads = False
         if leads != was:
             if leads:

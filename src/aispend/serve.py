@@ -35,7 +35,7 @@ from aispend.digest.job import DigestOutcome, DigestPoster, weekly_digest
 from aispend.ingest import Poller, PollSummary, configured_providers, poller_from_settings
 from aispend.metrics import Metrics
 from aispend.records import PollStatus
-from aispend.scheduler import LeaderLock, build_scheduler
+from aispend.scheduler import DB_DOWN, LeaderLock, build_scheduler, first_line
 from aispend.service import SpendService
 from aispend.settings import Settings, secret
 from aispend.slack.alerts import SlackAlertNotifier, alert_actions
@@ -158,6 +158,8 @@ class Runtime:
             record_spend(
                 self.metrics, self.service.config, self.service.team_report(now), self.service.runway(now)
             )
+        except DB_DOWN as exc:
+            log.warning("/metrics not refreshed: the database is unavailable (%s)", first_line(exc))
         except Exception:  # metrics must never fail the poll job
             log.exception("reading the store for /metrics after the poll failed")
         if summary.abandoned is not None:
@@ -212,6 +214,10 @@ class Runtime:
                 notifier=SlackAlertNotifier(self.app.client, self.config),
                 clock=self.clock,
             )
+        except DB_DOWN as exc:  # an outage is an expected state: one line, the next poll retries
+            log.warning("alert evaluation skipped: the database is unavailable (%s)", first_line(exc))
+            self.metrics.inc("aispend_slack_errors_total", where="alert_evaluation")
+            return None
         except Exception:
             log.exception("alert evaluation failed")
             self.metrics.inc("aispend_slack_errors_total", where="alert_evaluation")
