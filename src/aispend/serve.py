@@ -175,6 +175,8 @@ class Runtime:
         if self.digest is not None:
             try:
                 self._count_digest(self.digest.post_due(self.clock()))
+            except DB_DOWN as exc:
+                log.warning("weekly digest check skipped: the database is unavailable (%s)", first_line(exc))
             except Exception:  # the poll itself succeeded; the digest is retried after the next one
                 log.exception("weekly digest check after the poll failed")
         return summary
