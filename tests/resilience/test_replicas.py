@@ -4,8 +4,8 @@ The leader is killed with SIGKILL (no graceful release): PostgreSQL drops its se
 the advisory lock, as soon as the process's socket closes; the standby's leader check (every
 ``AISPEND_LEADER_RETRY_SECONDS``, set to 1 s here instead of waiting for a poll interval) takes
 the lock and polls at once. The App Home audience lives in the database, so the new leader
-republishes the Home a user opened on the replica that died, and an alert the dead leader posted
-is not posted again.
+republishes the Home a user opened on the replica that died, and neither the alert nor the weekly
+digest the dead leader posted is posted again.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tests.hostile.server import HostileProvider
 INTERVAL_S = 60  # poll_interval_minutes: 1, the smallest the config allows
 USER = "U0OWNER"
 LOW_CREDITS = "OpenRouter credits are low"
+DIGEST_CHANNEL = "C0DIGEST"
 
 
 def replica_env(provider: HostileProvider, fake_slack: FakeSlack, database_url: str) -> dict[str, str]:
@@ -40,12 +41,22 @@ def replica_env(provider: HostileProvider, fake_slack: FakeSlack, database_url: 
 
 
 def write_config(tmp_path: Path) -> None:
-    """One project; the hostile provider's balance ($75) is under the low-credit line ($100)."""
+    """One project; the hostile provider's balance ($75) is under the low-credit line ($100);
+    a weekly digest (the newest Monday 00:00 is always past, so one is due at the first poll)."""
     (tmp_path / "aispend.yaml").write_text(
         "timezone: UTC\npoll_interval_minutes: 1\nalert_channel: C0ALERTS\n"
+        f"digest:\n  channel: {DIGEST_CHANNEL}\n  weekday: mon\n  time: '00:00'\n"
         "openrouter:\n  low_credit_usd: 100\n  low_runway_days: 1\nprojects:\n"
         "  - name: search\n    owner: U0OWNER\n    openai_projects: [proj_search]\n",
         encoding="utf-8",
+    )
+
+
+def digests_posted(fake_slack: FakeSlack) -> int:
+    return sum(
+        1
+        for call in fake_slack.calls("/api/chat.postMessage")
+        if call.status == 200 and call.data.get("channel") == DIGEST_CHANNEL
     )
 
 
@@ -120,6 +131,7 @@ def test_one_replica_leads_and_another_takes_over_within_an_interval_when_it_is_
 
             # the leader's first poll found the balance under the line and posted the alert
             wait_until(lambda: alerts_posted(fake_slack, LOW_CREDITS) == 1, 10, "the low-credit alert")
+            wait_until(lambda: digests_posted(fake_slack) == 1, 10, "the weekly digest")
 
             os.kill(first.pid, signal.SIGKILL)
             took = wait_until(lambda: leads(second), INTERVAL_S, "the second replica takes over")
@@ -130,6 +142,8 @@ def test_one_replica_leads_and_another_takes_over_within_an_interval_when_it_is_
             # the new leader evaluated the alerts after its poll (before the Home refresh) and
             # found the alert already posted: one message across both replicas
             assert alerts_posted(fake_slack, LOW_CREDITS) == 1
+            time.sleep(1)  # the digest check runs right after the Home refresh
+            assert digests_posted(fake_slack) == 1
             log = second.log_text()
             assert "took over the scheduled jobs" in log
             assert "Traceback" not in log
