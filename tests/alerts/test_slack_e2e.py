@@ -6,6 +6,7 @@ a stranger's press is refused ephemerally and changes nothing. Slack failures: 5
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -172,7 +173,10 @@ def _evaluate(engine: Engine) -> None:
     )
 
 
-def test_500_then_429_then_ok_posts_exactly_once(engine: Engine, fake_slack: FakeSlack) -> None:
+def test_500_then_429_then_ok_posts_exactly_once(
+    engine: Engine, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aispend.slack.alerts")
     _evaluate(engine)
     expected = len(open_alerts(engine))
     fake_slack.fail_next["chat.postMessage"] = [500, 429]
@@ -184,6 +188,8 @@ def test_500_then_429_then_ok_posts_exactly_once(engine: Engine, fake_slack: Fak
     assert all(a.ts for a in open_alerts(engine))
     deliver(engine, notifier, NOW)
     assert len([c for c in fake_slack.calls("/api/chat.postMessage") if c.status == 200]) == expected
+    posted = [r for r in caplog.records if r.levelno == logging.INFO and " posted to " in r.getMessage()]
+    assert len(posted) == expected  # one INFO line per alert posted, none for the failed attempts
 
 
 def test_a_post_that_fails_past_the_retries_is_posted_next_evaluation_once(

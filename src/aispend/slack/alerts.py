@@ -75,6 +75,7 @@ class SlackAlertNotifier:
             response = self._client.chat_postMessage(
                 channel=where.channel, text=posted.text, blocks=posted.blocks, unfurl_links=False
             )
+            log.info("alert %s (%s) posted to %s", alert.key, alert.severity, where.channel)
             return Delivery(str(response.get("channel") or where.channel), str(response["ts"]))
         channel, ts = alert.channel, alert.ts
         if not channel or not ts:
@@ -97,6 +98,7 @@ class SlackAlertNotifier:
                 blocks=reply.blocks,
                 unfurl_links=False,
             )
+        log.info("alert %s: %s sent in its thread", alert.key, notice.kind)
         return None
 
     def _update(self, alert: AlertView) -> None:
